@@ -1,0 +1,8 @@
+//! `backproof stack`: the infrastructure.
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> anyhow::Result<u8> {
+    match command {}
+}

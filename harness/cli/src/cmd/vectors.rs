@@ -1,0 +1,8 @@
+//! `backproof vectors`: known-answer vectors.
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> anyhow::Result<u8> {
+    match command {}
+}

@@ -1,0 +1,79 @@
+#![forbid(unsafe_code)]
+//! `backproof`: the one binary. Each subcommand lives in `cmd/<name>.rs` and only parses
+//! arguments and reports; the work is done by the library crates (see docs/ARCHITECTURE.md).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Exit codes shared by every subcommand (BRIEF §1).
+pub mod exit {
+    /// Every case passed, or matched the baseline.
+    pub const OK: u8 = 0;
+    /// A case failed or regressed.
+    pub const FAILED: u8 = 1;
+    /// The harness could not run: bad arguments or missing infrastructure.
+    pub const HARNESS: u8 = 2;
+}
+
+/// Conformance suite for client-side-encrypted cloud backups.
+///
+/// Exit codes: 0 every case passed (or matched the baseline), 1 a case failed or
+/// regressed, 2 the harness could not run (bad arguments, missing infrastructure).
+#[derive(Debug, Parser)]
+#[command(name = "backproof", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole suite (vectors + scenarios) against a server and a client.
+    Run(cmd::run::Args),
+    /// Generate or check the known-answer vectors.
+    #[command(subcommand)]
+    Vectors(cmd::vectors::Command),
+    /// Run the reference server (or mint a token for it).
+    Serve(cmd::serve::Args),
+    /// Start the infrastructure (Postgres + S3) and print how to reach it.
+    #[command(subcommand)]
+    Stack(cmd::stack::Command),
+    /// The reference client: backup, restore, rotate, recover, delete.
+    #[command(subcommand)]
+    Client(cmd::client::Command),
+    /// Speak the JSON Lines adapter protocol on stdin/stdout (reference client).
+    Adapter(cmd::adapter::Args),
+    /// Find Argon2id parameters that take 500 ms – 1 s on this device.
+    Tune(cmd::tune::Args),
+    /// Render reports (Markdown, JUnit, HTML) from report JSON files.
+    #[command(subcommand)]
+    Report(cmd::report::Command),
+    /// Compare two report JSON files: regressions, fixes, new and removed cases.
+    Diff(cmd::diff::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Vectors(c) => cmd::vectors::run(c),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Stack(c) => cmd::stack::run(c),
+        Command::Client(c) => cmd::client::run(c),
+        Command::Adapter(args) => cmd::adapter::run(args),
+        Command::Tune(args) => cmd::tune::run(args),
+        Command::Report(c) => cmd::report::run(c),
+        Command::Diff(args) => cmd::diff::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("backproof: error: {err:#}");
+            ExitCode::from(exit::HARNESS)
+        }
+    }
+}
