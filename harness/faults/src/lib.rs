@@ -1,2 +1,542 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! Fault-injecting HTTP proxies (BRIEF §6).
+//!
+//! The harness puts a [`FaultProxy`] between the client under test and the server, and
+//! another between the server and S3 (the server's S3 endpoint *is* the proxy). Each
+//! request that passes is a numbered *step*. On command the proxy kills a process (by pid,
+//! `SIGKILL`) at step k before forwarding or after forwarding and before answering, drops
+//! the answer, answers 503 (or any status), or delays. Because it only sees HTTP, crash
+//! testing works on any implementation in any language.
+//!
+//! Requests are forwarded verbatim: method, path and query, and every header including
+//! `Host` — so AWS SigV4 signatures made for the proxy's address still verify at S3, which
+//! signs over the `Host` the client used.
+//!
+//! Recording: [`FaultProxy::reset`] starts a fresh exchange; after the operation,
+//! [`FaultProxy::steps`] lists what the implementation actually did (method, path pattern,
+//! status), so crash points are enumerated from behaviour rather than from a fixed list.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// Errors of the proxy itself (not of the traffic it carries).
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The listening socket could not be bound.
+    #[error("fault proxy: cannot listen on 127.0.0.1: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The upstream base URL is not `http://host:port`.
+    #[error("fault proxy: upstream {0:?} is not an http://host:port URL")]
+    BadUpstream(String),
+}
+
+/// When, relative to forwarding, a fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum When {
+    /// The request never reaches the upstream.
+    BeforeForward,
+    /// The upstream handled the request (its answer's head arrived), the caller never
+    /// sees the answer.
+    AfterForward,
+}
+
+impl When {
+    /// Both points, in the order the enumerate driver tries them.
+    pub const BOTH: [When; 2] = [When::BeforeForward, When::AfterForward];
+
+    /// `"before"` or `"after"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::BeforeForward => "before",
+            When::AfterForward => "after",
+        }
+    }
+}
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the proxy does to one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `SIGKILL` the process `pid`, then close the caller's connection without an answer.
+    Kill { pid: u32, when: When },
+    /// Close the caller's connection without an answer (the request is forwarded first
+    /// when `when` is `AfterForward`).
+    Drop { when: When },
+    /// Answer this status without forwarding.
+    Status(u16),
+    /// Wait this long, then forward normally.
+    Delay(Duration),
+}
+
+/// Which requests a rule counts. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepMatch {
+    /// HTTP method, e.g. `PUT`.
+    pub method: Option<String>,
+    /// The step's path pattern (see [`path_pattern`]) must start with this.
+    pub pattern_prefix: Option<String>,
+}
+
+impl StepMatch {
+    /// Matches exactly the method and pattern of a recorded step.
+    pub fn of(step: &Step) -> StepMatch {
+        StepMatch {
+            method: Some(step.method.clone()),
+            pattern_prefix: Some(step.path.clone()),
+        }
+    }
+
+    fn matches(&self, method: &str, pattern: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .pattern_prefix
+                .as_deref()
+                .is_none_or(|p| pattern.starts_with(p))
+    }
+}
+
+/// Fire `fault` on the `at`-th (1-based) request of the exchange that matches `matching`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub at: usize,
+    pub matching: StepMatch,
+    pub fault: Fault,
+}
+
+impl Rule {
+    /// Fire on the `at`-th request of the exchange, whatever it is.
+    pub fn at_step(at: usize, fault: Fault) -> Rule {
+        Rule {
+            at,
+            matching: StepMatch::default(),
+            fault,
+        }
+    }
+}
+
+/// One request that went through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based position in the exchange (ignored requests are not numbered).
+    pub index: usize,
+    pub method: String,
+    /// Path with variable segments replaced (see [`path_pattern`]).
+    pub path: String,
+    /// Status answered to the caller; `None` when the connection was closed instead.
+    pub status: Option<u16>,
+    /// The fault that fired on this step, if any.
+    pub fault: Option<Fault>,
+}
+
+impl Step {
+    /// `"PUT /bucket/backups/alice/{uuid}?x-id=PutObject"`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "#{} {} → {s}", self.index, self.label()),
+            None => write!(f, "#{} {} → (no answer)", self.index, self.label()),
+        }
+    }
+}
+
+/// Normalizes a request target so that the same operation gives the same pattern run to
+/// run: UUID segments become `{uuid}`, all-digit segments `{n}`, query values are dropped
+/// except `x-id` (the AWS SDK's operation name), query keys are sorted.
+pub fn path_pattern(uri: &Uri) -> String {
+    let mut out = String::new();
+    for (i, seg) in uri.path().split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if looks_like_uuid(seg) {
+            out.push_str("{uuid}");
+        } else if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("{n}");
+        } else {
+            out.push_str(seg);
+        }
+    }
+    if let Some(q) = uri.query() {
+        let mut keys: Vec<String> = q
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| match kv.split_once('=') {
+                Some(("x-id", v)) => format!("x-id={v}"),
+                Some((k, _)) => k.to_string(),
+                None => kv.to_string(),
+            })
+            .collect();
+        keys.sort();
+        if !keys.is_empty() {
+            out.push('?');
+            out.push_str(&keys.join("&"));
+        }
+    }
+    out
+}
+
+fn looks_like_uuid(seg: &str) -> bool {
+    seg.len() == 36
+        && seg.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[derive(Debug, Default)]
+struct State {
+    steps: Vec<Step>,
+    rules: Vec<ArmedRule>,
+    ignored: Vec<StepMatch>,
+}
+
+#[derive(Debug)]
+struct ArmedRule {
+    rule: Rule,
+    seen: usize,
+    fired: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    upstream: Mutex<Uri>,
+    state: Mutex<State>,
+}
+
+/// The connection was closed on purpose; hyper then aborts it without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by the fault proxy")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// A running proxy on `127.0.0.1:<random port>`; dropping it stops it.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy forwarding to `upstream` (`http://host:port`, any path ignored).
+    pub async fn start(upstream: &str) -> Result<FaultProxy, FaultError> {
+        let upstream = parse_upstream(upstream)?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(FaultError::Bind)?;
+        let addr = listener.local_addr().map_err(FaultError::Bind)?;
+        let shared = Arc::new(Shared {
+            upstream: Mutex::new(upstream),
+            state: Mutex::new(State::default()),
+        });
+        // No idle pool: after the upstream is killed and restarted, a pooled connection
+        // to the dead process would turn the next step into a spurious failure.
+        let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http();
+        let (stop, mut stopped) = watch::channel(false);
+        let task_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stopped.changed() => return,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = task_shared.clone();
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(shared.clone(), client.clone(), req));
+                    // Errors here are the drops we caused or callers going away.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(FaultProxy {
+            addr,
+            shared,
+            stop,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Points the proxy at a new upstream (a restarted server may listen on a new port).
+    pub fn set_upstream(&self, upstream: &str) -> Result<(), FaultError> {
+        let uri = parse_upstream(upstream)?;
+        *lock(&self.shared.upstream) = uri;
+        Ok(())
+    }
+
+    /// Starts a new exchange: clears the recorded steps and every armed rule (ignore
+    /// filters stay).
+    pub fn reset(&self) {
+        let mut st = lock(&self.shared.state);
+        st.steps.clear();
+        st.rules.clear();
+    }
+
+    /// Requests matching any of these are forwarded untouched and neither numbered nor
+    /// recorded (background traffic such as health checks or a sweeper's listing).
+    pub fn set_ignored(&self, ignored: Vec<StepMatch>) {
+        lock(&self.shared.state).ignored = ignored;
+    }
+
+    /// Arms a rule for the current exchange; it fires at most once.
+    pub fn arm(&self, rule: Rule) {
+        lock(&self.shared.state).rules.push(ArmedRule {
+            rule,
+            seen: 0,
+            fired: false,
+        });
+    }
+
+    /// The steps of the current exchange so far.
+    pub fn steps(&self) -> Vec<Step> {
+        lock(&self.shared.state).steps.clone()
+    }
+
+    /// Whether every armed rule has fired.
+    pub fn all_fired(&self) -> bool {
+        lock(&self.shared.state).rules.iter().all(|r| r.fired)
+    }
+
+    /// Stops accepting connections.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.task.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave State half-updated in a way that
+    // matters more than losing the proxy; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn parse_upstream(s: &str) -> Result<Uri, FaultError> {
+    let uri: Uri = s
+        .parse()
+        .map_err(|_| FaultError::BadUpstream(s.to_string()))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        return Err(FaultError::BadUpstream(s.to_string()));
+    }
+    Ok(uri)
+}
+
+fn full(status: u16, text: &str) -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(text.to_string()))
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    resp
+}
+
+fn kill(pid: u32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else { return };
+    // ESRCH (already gone) is fine: the point is that it is not running.
+    if let Err(e) = kill(Pid::from_raw(raw), Signal::SIGKILL) {
+        tracing::debug!(pid, error = %e, "kill");
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    client: Client<HttpConnector, Incoming>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Dropped> {
+    let method = req.method().as_str().to_string();
+    let pattern = path_pattern(req.uri());
+
+    // Number the step and pick the fault under one lock so concurrent requests get
+    // distinct, arrival-ordered numbers.
+    let (index, fault) = {
+        let mut st = lock(&shared.state);
+        if st.ignored.iter().any(|m| m.matches(&method, &pattern)) {
+            (None, None)
+        } else {
+            let index = st.steps.len() + 1;
+            let mut fault = None;
+            for armed in st.rules.iter_mut() {
+                if armed.fired || !armed.rule.matching.matches(&method, &pattern) {
+                    continue;
+                }
+                armed.seen += 1;
+                if armed.seen == armed.rule.at && fault.is_none() {
+                    armed.fired = true;
+                    fault = Some(armed.rule.fault.clone());
+                }
+            }
+            st.steps.push(Step {
+                index,
+                method: method.clone(),
+                path: pattern.clone(),
+                status: None,
+                fault: fault.clone(),
+            });
+            (Some(index), fault)
+        }
+    };
+    let record = |status: Option<u16>| {
+        if let Some(i) = index {
+            let mut st = lock(&shared.state);
+            if let Some(s) = st.steps.get_mut(i - 1) {
+                s.status = status;
+            }
+        }
+    };
+
+    match &fault {
+        Some(Fault::Kill {
+            pid,
+            when: When::BeforeForward,
+        }) => {
+            kill(*pid);
+            return Err(Dropped);
+        }
+        Some(Fault::Drop {
+            when: When::BeforeForward,
+        }) => return Err(Dropped),
+        Some(Fault::Status(code)) => {
+            record(Some(*code));
+            return Ok(full(*code, "injected by backproof fault proxy\n"));
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
+
+    let upstream = lock(&shared.upstream).clone();
+    let (mut parts, body) = req.into_parts();
+    let mut target = http::uri::Builder::new()
+        .scheme("http")
+        .authority(upstream.authority().map(|a| a.as_str()).unwrap_or_default());
+    target = target.path_and_query(
+        parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/"),
+    );
+    parts.uri = target.build().map_err(|_| Dropped)?;
+    // hyper-util only adds Host when it is missing, so the caller's Host (which SigV4
+    // signed) reaches the upstream unchanged.
+    let resp = match client.request(Request::from_parts(parts, body)).await {
+        Ok(r) => r,
+        Err(e) => {
+            // An unreachable upstream looks to the caller like what it is: a connection
+            // that yields no answer.
+            tracing::debug!(error = %e, "upstream unreachable");
+            return Err(Dropped);
+        }
+    };
+
+    match fault {
+        Some(Fault::Kill {
+            pid,
+            when: When::AfterForward,
+        }) => {
+            kill(pid);
+            return Err(Dropped);
+        }
+        Some(Fault::Drop {
+            when: When::AfterForward,
+        }) => return Err(Dropped),
+        _ => {}
+    }
+    record(Some(resp.status().as_u16()));
+    Ok(resp.map(|b| b.boxed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_hide_variable_segments() {
+        let uri: Uri = "/bkt/backups/alice/0f8fad5b-d9cb-469f-a165-70867728950e?x-id=PutObject"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            path_pattern(&uri),
+            "/bkt/backups/alice/{uuid}?x-id=PutObject"
+        );
+        let uri: Uri = "/bkt?prefix=backups%2F&list-type=2".parse().unwrap();
+        assert_eq!(path_pattern(&uri), "/bkt?list-type&prefix");
+        let uri: Uri = "/v1/backup/12".parse().unwrap();
+        assert_eq!(path_pattern(&uri), "/v1/backup/{n}");
+    }
+
+    #[test]
+    fn bad_upstream_is_rejected() {
+        assert!(matches!(
+            parse_upstream("ftp://x"),
+            Err(FaultError::BadUpstream(_))
+        ));
+        assert!(matches!(
+            parse_upstream("nonsense"),
+            Err(FaultError::BadUpstream(_))
+        ));
+        assert!(parse_upstream("http://127.0.0.1:9").is_ok());
+    }
+}
