@@ -324,9 +324,10 @@ def merge(merging: dict, stored: dict) -> dict:
     mi, si = merging["identity"], stored["identity"]
     if mi is not None and si is not None and mi != si:
         raise AdapterError("identity_mismatch", "the stored backup belongs to a different identity; refusing to merge")
-    mine = {c["uuid"]: c for c in merging["contacts"]}
-    contacts = [mine.pop(c["uuid"], c) for c in stored["contacts"]]
-    contacts += [c for c in merging["contacts"] if c["uuid"] in mine]
+    united = {c["uuid"]: c for c in stored["contacts"]}
+    united.update((c["uuid"], c) for c in merging["contacts"])
+    # Sorted by uuid like the reference client, so both produce the same bytes.
+    contacts = [united[u] for u in sorted(united)]
     return {
         "schema": max(merging["schema"], stored["schema"]),
         "identity": mi if mi is not None else si,
