@@ -4,7 +4,7 @@
 Speaks the adapter protocol (docs/ADAPTER.md): one JSON request per line on stdin, one JSON
 answer per line on stdout, in order; logs go to stderr. It implements blob format v1
 (docs/FORMAT.md) and the reference client semantics against a server speaking API v1
-(docs/API.md) with nothing but `cryptography`, `argon2-cffi` and the standard library.
+(docs/API.md) with nothing but `cryptography`, `argon2-cffi` and the standard library (http.client).
 
     python3 adapter.py [--state-dir DIR] [--kdf m=65536,t=3,p=4] [--http-timeout SECONDS]
 
@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import secrets
 import sys
 import tempfile
 import unicodedata
-import urllib.error
-import urllib.request
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,10 +338,6 @@ def merge(merging: dict, stored: dict) -> dict:
 
 # --- HTTP (server API v1) ------------------------------------------------------------------
 
-# The harness points us at its own fault proxies by URL; environment proxies must not
-# reroute loopback traffic.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
 
 @dataclass
 class Response:
@@ -350,25 +346,44 @@ class Response:
     body: bytes
 
 
-def http(method: str, server: dict, body: bytes | None, if_match: int | None, timeout: float) -> Response:
-    req = urllib.request.Request(server["url"].rstrip("/") + "/v1/backup", data=body, method=method)
-    req.add_header("Authorization", f"Bearer {server['token']}")
+def http_call(method: str, server: dict, body: bytes | None, if_match: int | None, timeout: float) -> Response:
+    # http.client rather than urllib: environment proxies must not reroute the harness's
+    # loopback traffic, and a server that answers 413 from Content-Length and hangs up
+    # before reading the body must still be heard (urllib reports only the broken pipe).
+    url = urllib.parse.urlsplit(server["url"])
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise AdapterError("network", f"unusable server URL {server['url']!r}")
+    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    headers = {"Authorization": f"Bearer {server['token']}"}
     if body is not None:
-        req.add_header("Content-Type", "application/octet-stream")
+        headers["Content-Type"] = "application/octet-stream"
     if if_match is not None:
-        req.add_header("If-Match", f'"{if_match}"')
+        headers["If-Match"] = f'"{if_match}"'
+    conn = conn_cls(url.hostname, url.port, timeout=timeout)
+    where = f"{method} {server['url']}"
     try:
-        with _opener.open(req, timeout=timeout) as resp:
-            return Response(resp.status, resp.headers, resp.read())
-    except urllib.error.HTTPError as exc:
         try:
-            data = exc.read()
-        except OSError:
-            data = b""
-        return Response(exc.code, exc.headers, data)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        # ValueError: an unusable URL; everything else is the connection failing.
-        raise AdapterError("network", f"{method} {server['url']}: {getattr(exc, 'reason', exc)}") from None
+            conn.request(method, url.path.rstrip("/") + "/v1/backup", body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            # The server may have answered before reading the whole body; its answer can
+            # still be waiting in our receive buffer.
+            try:
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException):
+                raise AdapterError("network", f"{where}: {exc}") from None
+        else:
+            resp = conn.getresponse()
+        try:
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            if resp.status < 400:
+                raise AdapterError("network", f"{where}: reading the answer: {exc}") from None
+            data = b""  # the status is the answer; a problem body cut short adds nothing
+        return Response(resp.status, resp.headers, data)
+    except (OSError, http.client.HTTPException) as exc:
+        raise AdapterError("network", f"{where}: {exc}") from None
+    finally:
+        conn.close()
 
 
 def status_error(resp: Response, what: str, sent: int = 0) -> AdapterError:
@@ -466,7 +481,7 @@ class Adapter:
         self._store_state(state)
 
     def call(self, method: str, server: dict, body: bytes | None = None, if_match: int | None = None) -> Response:
-        return http(method, server, body, if_match, self.timeout)
+        return http_call(method, server, body, if_match, self.timeout)
 
     def seal_own(self, secret: Secret, plaintext: bytes) -> bytes:
         return seal(secret, plaintext, self.kdf)

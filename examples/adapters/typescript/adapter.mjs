@@ -6,7 +6,7 @@
  * Speaks the adapter protocol (docs/ADAPTER.md): one JSON request per line on stdin, one
  * JSON answer per line on stdout, in order; logs go to stderr. Implements blob format v1
  * (docs/FORMAT.md) and the reference client semantics against server API v1 (docs/API.md)
- * with node:crypto (AES-256-GCM, HKDF-SHA256, SHA-256), the global fetch, and hash-wasm
+ * with node:crypto (AES-256-GCM, HKDF-SHA256, SHA-256), node:http, and hash-wasm
  * for Argon2id (pure WebAssembly: no native build, no node-gyp).
  *
  *   node adapter.mjs [--state-dir DIR] [--kdf m=65536,t=3,p=4] [--http-timeout SECONDS]
@@ -17,6 +17,8 @@
 
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import path from "node:path";
 import readline from "node:readline";
 import { argon2id } from "hash-wasm";
@@ -24,6 +26,8 @@ import { argon2id } from "hash-wasm";
 const IMPLEMENTATION = "backproof-example-node 0.1.0";
 const OPS = ["hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete"];
 const MAX_WRITE_TRIES = 8;
+/** Bodies above this size ask the server first (Expect: 100-continue). */
+const EXPECT_CONTINUE_ABOVE = 1 << 20;
 
 /** An answer with an error class from the closed list (docs/FORMAT.md). */
 class AdapterError extends Error {
@@ -392,7 +396,7 @@ function merge(merging, stored) {
 // --- HTTP (server API v1) ------------------------------------------------------------------
 
 /** @typedef {{url: string, token: string}} Server */
-/** @typedef {{status: number, headers: Headers, body: Buffer}} Response */
+/** @typedef {{status: number, headers: import("node:http").IncomingHttpHeaders, body: Buffer}} Response */
 
 /** @param {unknown} e */
 function errText(e) {
@@ -424,7 +428,7 @@ function statusError(resp, what, sent = 0) {
 
 /** @param {Response} resp */
 function etagVersion(resp) {
-  let tag = (resp.headers.get("etag") ?? "").trim();
+  let tag = String(resp.headers.etag ?? "").trim();
   if (tag.startsWith("W/")) tag = tag.slice(2);
   const v = Number(tag.replace(/^"|"$/g, ""));
   if (tag === "" || !Number.isSafeInteger(v)) throw new AdapterError("server_error", `server sent no usable ETag (${JSON.stringify(tag)})`);
@@ -502,25 +506,84 @@ class Adapter {
   }
 
   /**
+   * node:http rather than fetch, for `Expect: 100-continue`: a server may answer 413 from
+   * Content-Length and hang up before reading the body. Writing a large body into that
+   * ends in EPIPE before the answer is read, so large bodies wait for "100 Continue" (or
+   * the final answer, or one second for servers that ignore Expect) before being sent.
    * @param {string} method @param {Server} s @param {Buffer | null} [body] @param {number | null} [ifMatch]
    * @returns {Promise<Response>}
    */
-  async http(method, s, body = null, ifMatch = null) {
-    /** @type {Record<string, string>} */
-    const headers = { Authorization: `Bearer ${s.token}` };
-    if (body) headers["Content-Type"] = "application/octet-stream";
-    if (ifMatch !== null) headers["If-Match"] = `"${ifMatch}"`;
-    try {
-      const resp = await fetch(`${s.url.replace(/\/+$/, "")}/v1/backup`, {
-        method,
-        headers,
-        body: body ?? undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
+  http(method, s, body = null, ifMatch = null) {
+    const where = `${method} ${s.url}`;
+    return new Promise((resolve, reject) => {
+      /** @type {URL} */
+      let url;
+      try {
+        url = new URL(`${s.url.replace(/\/+$/, "")}/v1/backup`);
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http(s)");
+      } catch (e) {
+        reject(new AdapterError("network", `unusable server URL ${JSON.stringify(s.url)}: ${errText(e)}`));
+        return;
+      }
+      /** @type {Record<string, string | number>} */
+      const headers = { Authorization: `Bearer ${s.token}` };
+      const expectContinue = body !== null && body.length > EXPECT_CONTINUE_ABOVE;
+      if (body) {
+        headers["Content-Type"] = "application/octet-stream";
+        headers["Content-Length"] = body.length;
+        if (expectContinue) headers.Expect = "100-continue";
+      }
+      if (ifMatch !== null) headers["If-Match"] = `"${ifMatch}"`;
+      let answered = false;
+      const fail = (/** @type {unknown} */ e) => {
+        if (!answered) {
+          answered = true;
+          reject(e instanceof AdapterError ? e : new AdapterError("network", `${where}: ${errText(e)}`));
+        }
+      };
+      const req = (url.protocol === "https:" ? https : http).request(url, { method, headers, agent: false }, (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        const status = res.statusCode ?? 0;
+        // The server answered without wanting the body: never send it.
+        const unsent = !bodySent;
+        bodySent = true;
+        clearTimeout(expectTimer);
+        const finish = () => {
+          if (!answered) {
+            answered = true;
+            resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
+          }
+          if (unsent) req.destroy();
+        };
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", finish);
+        // A problem body cut short adds nothing to an error status; a cut 200 body is a failure.
+        res.on("error", (e) => (status >= 400 ? finish() : fail(e)));
+        res.on("aborted", () => (status >= 400 ? finish() : fail(new Error("answer cut short"))));
       });
-      return { status: resp.status, headers: resp.headers, body: Buffer.from(await resp.arrayBuffer()) };
-    } catch (e) {
-      throw new AdapterError("network", `${method} ${s.url}: ${errText(e)}`);
-    }
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      req.on("close", () => clearTimeout(timer));
+      // Write errors after the server already answered (the early 413) are expected.
+      req.on("error", fail);
+      let bodySent = false;
+      /** @type {NodeJS.Timeout | undefined} */
+      let expectTimer;
+      const sendBody = () => {
+        if (!bodySent) {
+          bodySent = true;
+          clearTimeout(expectTimer);
+          req.end(body ?? undefined);
+        }
+      };
+      if (expectContinue) {
+        req.on("continue", sendBody);
+        req.flushHeaders();
+        expectTimer = setTimeout(sendBody, 1000);
+      } else {
+        sendBody();
+      }
+    });
   }
 
   /** @param {Secret} secret @param {Buffer} plaintext */
