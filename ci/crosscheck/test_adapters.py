@@ -316,7 +316,7 @@ def local_checks(r: Runner, ads: dict[str, Adapter]) -> None:
         r.check(f"{n}: every open step's error class", negatives)
 
         def garbage(a: Adapter = a) -> None:
-            for line in ("{", "[]", "null", '"x"', '{"id": 5}', '{"id": 6, "op": "seal"}', '{"id": 7, "op": "open", "secret": {"key": "xyz"}, "blob": "00"}', '{"id": 8, "op": "seal", "secret": {"passphrase": 5}, "plaintext": ""}', '{"id": 9, "op": "backup", "server": "x"}'):
+            for line in ("{", "[]", "null", '"x"', '{"id": 5}', '{"id": 6, "op": "seal"}', '{"id": 7, "op": "open", "secret": {"key": "xyz"}, "blob": "00"}', '{"id": 8, "op": "seal", "secret": {"passphrase": 5}, "plaintext": ""}', '{"id": 9, "op": "backup", "server": "x"}', '{"id": 10, "op": "open", "profile": "v1", "secret": {"key": "' + "AB" * 32 + '"}, "blob": "00"}', '{"id": 11, "op": "seal", "profile": "v1", "secret": {"passphrase": "correct horse battery", "key": "' + "ab" * 32 + '"}, "plaintext": ""}'):
                 ans = a.raw(line)
                 expect(ans.get("error", {}).get("class") == "malformed", f"{line!r} -> {ans}")
             a.ok("hello")  # still alive and answering in order

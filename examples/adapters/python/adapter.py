@@ -606,10 +606,10 @@ class Adapter:
         self.remember(server, None)
         return {}
 
-    def handle(self, line: str) -> dict:
+    def handle(self, line: bytes) -> dict:
         try:
-            req = json.loads(line)
-        except ValueError as exc:
+            req = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
             return {"id": None, "error": {"class": "malformed", "message": f"request is not JSON: {exc}"}}
         if not isinstance(req, dict):
             return {"id": None, "error": {"class": "malformed", "message": "request must be a JSON object"}}
@@ -627,16 +627,16 @@ class Adapter:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # Missing or mistyped fields: an answer, never a crash.
             return {"id": rid, "error": {"class": "malformed", "message": f"bad request: {type(exc).__name__}: {exc}"}}
+        except Exception as exc:  # noqa: BLE001 - whatever a request triggers, the process answers and lives on
+            return {"id": rid, "error": {"class": "malformed", "message": f"request could not be processed: {type(exc).__name__}: {exc}"}}
 
 
 def get_hex(req: dict, name: str) -> bytes:
     value = req.get(name)
-    if not isinstance(value, str):
-        raise AdapterError("malformed", f"field {name!r} must be a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise AdapterError("malformed", f"field {name!r} is not valid hex") from None
+    # The protocol writes binary as lowercase hex, nothing else (no spaces, no uppercase).
+    if not isinstance(value, str) or len(value) % 2 or value.strip("0123456789abcdef"):
+        raise AdapterError("malformed", f"field {name!r} must be a lowercase hex string of even length")
+    return bytes.fromhex(value)
 
 
 def get_str(req: dict, name: str) -> str:
@@ -657,7 +657,7 @@ def get_kdf(obj: Any) -> Kdf:
 
 
 def get_secret(obj: Any) -> Secret:
-    if isinstance(obj, dict):
+    if isinstance(obj, dict) and not ("passphrase" in obj and "key" in obj):
         if isinstance(obj.get("passphrase"), str):
             return Secret(passphrase=obj["passphrase"])
         if isinstance(obj.get("key"), str):
@@ -665,7 +665,7 @@ def get_secret(obj: Any) -> Secret:
             if len(key) != 32:
                 raise AdapterError("malformed", f"a raw key is 32 bytes (64 hex digits), got {len(key)} bytes")
             return Secret(key=key)
-    raise AdapterError("malformed", 'a secret is {"passphrase": "..."} or {"key": "<64 hex>"}')
+    raise AdapterError("malformed", 'a secret is {"passphrase": "..."} or {"key": "<64 hex>"}, exactly one of them')
 
 
 def get_server(req: dict) -> dict:
@@ -695,14 +695,16 @@ def main() -> int:
     ap.add_argument("--http-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
     args = ap.parse_args()
     adapter = Adapter(args.kdf, args.state_dir, args.http_timeout)
+    # Bytes in, ASCII out: a line that is not UTF-8 gets a `malformed` answer instead of a
+    # decoding crash, and escaped output survives any locale.
     while True:
-        line = sys.stdin.readline()
+        line = sys.stdin.buffer.readline()
         if not line:
             return 0
         if not line.strip():
             continue
         answer = adapter.handle(line)
-        sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
 

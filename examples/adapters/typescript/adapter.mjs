@@ -769,8 +769,9 @@ class Adapter {
 /** @param {any} obj @param {string} name */
 function getHex(obj, name) {
   const v = obj?.[name];
-  if (typeof v !== "string" || v.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(v)) {
-    throw new AdapterError("malformed", `field ${JSON.stringify(name)} must be a hex string`);
+  // The protocol writes binary as lowercase hex, nothing else (no spaces, no uppercase).
+  if (typeof v !== "string" || v.length % 2 !== 0 || !/^[0-9a-f]*$/.test(v)) {
+    throw new AdapterError("malformed", `field ${JSON.stringify(name)} must be a lowercase hex string of even length`);
   }
   return Buffer.from(v, "hex");
 }
@@ -796,6 +797,9 @@ function getKdf(obj) {
 
 /** @param {any} obj @returns {Secret} */
 function getSecret(obj) {
+  if (obj && typeof obj === "object" && "passphrase" in obj && "key" in obj) {
+    throw new AdapterError("malformed", 'a secret has either "passphrase" or "key", not both');
+  }
   if (obj && typeof obj.passphrase === "string") return { passphrase: obj.passphrase };
   if (obj && typeof obj.key === "string") {
     const key = getHex(obj, "key");
