@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Tests of crosscheck.py itself: it confirms published known answers, and it notices a
+vector that is wrong. Without the second half a crosscheck that passes everything would
+look the same as one that checks everything.
+
+Usage:  python3 ci/crosscheck/test_crosscheck.py      (last line: `N passed, M failed`)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crosscheck as cc  # noqa: E402
+
+# Published known answers, not computed by crosscheck.py.
+RFC9106 = {  # RFC 9106 §5.3, Argon2id with secret and associated data
+    "password": "01" * 32, "salt": "02" * 16, "secret": "03" * 8, "ad": "04" * 12,
+    "m_cost": 32, "t_cost": 3, "p_cost": 4, "tag_len": 32,
+    "tag": "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659",
+}
+RFC5869_1 = {  # RFC 5869 A.1
+    "ikm": "0b" * 22, "salt": "000102030405060708090a0b0c", "info": "f0f1f2f3f4f5f6f7f8f9", "size": 42,
+    "okm": "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+}
+GCM_16 = {  # McGrew & Viega, "The Galois/Counter Mode of Operation", test case 16
+    "key": "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+    "iv": "cafebabefacedbaddecaf888",
+    "aad": "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+    "msg": "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+    "ct": "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+    "tag": "76fc6ece0f4e1768cddf8853bb2d551b",
+}
+
+
+def doc(algorithm: str, tests: list[dict]) -> dict:
+    for i, t in enumerate(tests, 1):
+        t.setdefault("tcId", i)
+        t.setdefault("comment", "")
+        t.setdefault("flags", [])
+        t.setdefault("result", "ok")
+    return {"algorithm": algorithm, "schema": "x", "numberOfTests": len(tests), "notes": {}, "testGroups": [{"type": "T", "tests": tests}]}
+
+
+def run_on(files: dict[str, dict]) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory() as d:
+        for name, content in files.items():
+            Path(d, name).write_text(json.dumps(content))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = cc.main([d])
+        return code, out.getvalue()
+
+
+def published() -> dict[str, dict]:
+    key = bytes(range(32))
+    nonce = bytes(12)
+    raw_blob = cc.seal_blob(cc.SecretIn(key=key), b"hello", None, b"", nonce)
+    return {
+        "argon2id.json": doc("ARGON2ID", [dict(RFC9106)]),
+        "hkdf-sha256.json": doc("HKDF-SHA256", [dict(RFC5869_1)]),
+        "aes-256-gcm.json": doc("AES-256-GCM", [dict(GCM_16)]),
+        "blob-v1.json": doc("BLOB-V1", [{"secret": {"key": key.hex()}, "blob": raw_blob.hex(), "plaintext": "68656c6c6f", "nonce": nonce.hex()}]),
+    }
+
+
+TESTS: list[tuple[str, Callable[[], None]]] = []
+
+
+def test(fn: Callable[[], None]) -> Callable[[], None]:
+    TESTS.append((fn.__name__, fn))
+    return fn
+
+
+def expect(cond: bool, msg: str) -> None:
+    if not cond:
+        raise AssertionError(msg)
+
+
+@test
+def published_answers_are_confirmed() -> None:
+    code, out = run_on(published())
+    expect(code == 0 and out.rstrip().endswith("4 passed, 0 failed"), out)
+
+
+def tampered(file: str, mutate: Callable[[dict], None]) -> None:
+    files = published()
+    t = copy.deepcopy(files[file])
+    mutate(t["testGroups"][0]["tests"][0])
+    files[file] = t
+    code, out = run_on(files)
+    expect(code == 1 and "3 passed, 1 failed" in out, f"{file} tampered but: {out}")
+
+
+def flip_last(hexstr: str) -> str:
+    return hexstr[:-1] + ("0" if hexstr[-1] != "0" else "1")
+
+
+@test
+def a_wrong_argon2_tag_is_caught() -> None:
+    tampered("argon2id.json", lambda t: t.update(tag=flip_last(t["tag"])))
+    tampered("argon2id.json", lambda t: t.update(secret=""))  # secret must really be used
+    tampered("argon2id.json", lambda t: t.update(ad=""))  # and the associated data
+
+
+@test
+def a_wrong_hkdf_okm_is_caught() -> None:
+    tampered("hkdf-sha256.json", lambda t: t.update(okm=flip_last(t["okm"])))
+
+
+@test
+def a_wrong_gcm_answer_is_caught() -> None:
+    tampered("aes-256-gcm.json", lambda t: t.update(tag=flip_last(t["tag"])))
+    tampered("aes-256-gcm.json", lambda t: t.update(result="corrupted"))  # it authenticates
+
+
+@test
+def a_wrong_blob_expectation_is_caught() -> None:
+    tampered("blob-v1.json", lambda t: t.update(plaintext="68656c6c"))
+    tampered("blob-v1.json", lambda t: t.update(result="wrong_key"))
+    tampered("blob-v1.json", lambda t: t.update(nonce="01" * 12))  # pinned re-seal differs
+
+
+@test
+def envelope_problems_are_failures() -> None:
+    files = published()
+    files["hkdf-sha256.json"]["numberOfTests"] = 2
+    files["aes-256-gcm.json"]["testGroups"][0]["tests"][0]["flags"] = ["Undefined"]
+    files["mystery.json"] = doc("MYSTERY", [{}])
+    code, out = run_on(files)
+    expect(code == 1, out)
+    for needle in ("numberOfTests is 2", "flag 'Undefined'", "no independent checker for mystery.json"):
+        expect(needle in out, f"missing {needle!r} in {out}")
+
+
+@test
+def no_vectors_is_a_failure() -> None:
+    code, out = run_on({})
+    expect(code == 1 and "0 passed, 0 failed" in out, out)
+
+
+@test
+def open_order_first_failing_step_wins() -> None:
+    key = bytes(range(32))
+    blob = cc.seal_blob(cc.SecretIn(key=key), b"x", None, b"", bytes(12))
+    s = cc.SecretIn(key=key)
+
+    def cls(b: bytes) -> str:
+        try:
+            cc.open_blob(s, b)
+            return "ok"
+        except cc.ClassError as e:
+            return e.cls
+
+    expect(cls(blob) == "ok", "baseline")
+    expect(cls(b"BKPF\x02") == "malformed", "short beats version")
+    expect(cls(blob[:4] + b"\x02\x09" + blob[6:]) == "unsupported_version", "version beats kdf id")
+    expect(cls(blob[:5] + b"\x09" + blob[6:]) == "unsupported_kdf", "kdf id")
+    expect(cls(blob[:15] + b"\x10" + blob[16:]) == "malformed", "raw blob with a salt_len")
+    expect(cls(blob[:68 + 15]) == "malformed", "tag missing")
+    expect(cls(blob[:30] + bytes([blob[30] ^ 1]) + blob[31:]) == "corrupted", "header digest")
+    expect(cls(blob[:-1] + bytes([blob[-1] ^ 1])) == "corrupted", "tag")
+    expect(cls(blob + b"\x00") == "corrupted", "trailing byte")
+    try:
+        cc.open_blob(cc.SecretIn(key=bytes(32)), blob)
+        raise AssertionError("another key opened it")
+    except cc.ClassError as e:
+        expect(e.cls == "wrong_key", e.cls)
+
+
+@test
+def payload_decoder_is_as_strict_as_prost() -> None:
+    good = [b"", b"\x08\x01", b"\x1a\x04\x0a\x02ab", b"\x12\x00", b"\x28\x05", b"\x2d\x00\x00\x00\x00", b"\x2b\x08\x01\x2c"]
+    bad = [
+        b"\x08",  # truncated varint
+        b"\x08" + b"\xff" * 10,  # varint longer than 10 bytes
+        b"\x0a\x01",  # schema with wire type LEN
+        b"\x1a\x05\x0a",  # length past the end
+        b"\x1a\x02\x0a\x01",  # inner length past the end
+        b"\x1a\x03\x0a\x01\xff",  # invalid UTF-8 in uuid
+        b"\x00",  # field number 0
+        b"\x0e",  # wire type 6
+        b"\x2c",  # end group without a start
+        b"\x2b\x08\x01",  # group never ended
+        b"\x2b\x34",  # group ended with another field number
+    ]
+    for g in good:
+        cc.decode_payload(g)
+    for b in bad:
+        try:
+            cc.decode_payload(b)
+        except cc.ClassError as e:
+            expect(e.cls == "payload_invalid", f"{b!r}: {e.cls}")
+        else:
+            raise AssertionError(f"{b!r} decoded")
+
+
+@test
+def seal_checks_length_then_policy() -> None:
+    salt, nonce = bytes(16), bytes(12)
+    for pw, kdf, want in (
+        ("short", (7168, 5, 1), "passphrase_too_short"),
+        ("short", (1024, 1, 1), "passphrase_too_short"),
+        ("long enough passphrase", (7168, 4, 1), "kdf_params_rejected"),
+        ("long enough passphrase", (7168, 5, 17), "kdf_params_rejected"),
+        ("e\u0301" * 12, (7168, 5, 1), "passphrase_too_short"),  # 24 code points, 12 after NFC
+    ):
+        try:
+            cc.seal_blob(cc.SecretIn(passphrase=pw), b"", kdf, salt, nonce)
+            raise AssertionError(f"{pw!r} {kdf} sealed")
+        except cc.ClassError as e:
+            expect(e.cls == want, f"{pw!r} {kdf}: {e.cls}")
+
+
+def main() -> int:
+    passed = failed = 0
+    for name, fn in TESTS:
+        try:
+            fn()
+        except Exception as exc:  # report every failing test, not just the first
+            failed += 1
+            print(f"FAIL {name}: {exc}")
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
