@@ -25,6 +25,7 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 IMPLEMENTATION = "backproof-example-python 0.1.0"
 OPS = ["hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete"]
 MAX_WRITE_TRIES = 8
+# Retries of network errors and 5xx (the reference client's defaults).
+RETRY_ATTEMPTS = 5
+RETRY_BASE_DELAY = 0.1
+RETRY_MAX_DELAY = 2.0
+RETRY_MAX_TOTAL = 15.0
+CONNECT_TIMEOUT = 5.0
 
 
 class AdapterError(Exception):
@@ -359,9 +366,11 @@ def http_call(method: str, server: dict, body: bytes | None, if_match: int | Non
         headers["Content-Type"] = "application/octet-stream"
     if if_match is not None:
         headers["If-Match"] = f'"{if_match}"'
-    conn = conn_cls(url.hostname, url.port, timeout=timeout)
+    conn = conn_cls(url.hostname, url.port, timeout=CONNECT_TIMEOUT)
     where = f"{method} {server['url']}"
     try:
+        conn.connect()
+        conn.sock.settimeout(timeout)
         try:
             conn.request(method, url.path.rstrip("/") + "/v1/backup", body=body, headers=headers)
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -481,7 +490,31 @@ class Adapter:
         self._store_state(state)
 
     def call(self, method: str, server: dict, body: bytes | None = None, if_match: int | None = None) -> Response:
-        return http_call(method, server, body, if_match, self.timeout)
+        """One HTTP exchange, retrying network errors and 5xx like the reference client:
+        exponential backoff with equal jitter, bounded in attempts and in total time. A
+        retried write is safe: if the lost answer was a success, the retry meets 409 and
+        the merge loop (or rotate's already-rotated check) absorbs it. 4xx never retried."""
+        started = time.monotonic()
+        for attempt in range(RETRY_ATTEMPTS):
+            last = attempt == RETRY_ATTEMPTS - 1
+            try:
+                resp = http_call(method, server, body, if_match, self.timeout)
+                if resp.status < 500 or last:
+                    return resp
+            except AdapterError as exc:
+                if exc.cls != "network" or last:
+                    raise
+                failure: AdapterError | None = exc
+            else:
+                failure = None
+            elapsed = time.monotonic() - started
+            if elapsed >= RETRY_MAX_TOTAL:
+                if failure is not None:
+                    raise failure
+                return resp
+            d = min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2**attempt)
+            time.sleep(min(d / 2 + secrets.randbelow(1001) / 1000 * d / 2, RETRY_MAX_TOTAL - elapsed))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def seal_own(self, secret: Secret, plaintext: bytes) -> bytes:
         return seal(secret, plaintext, self.kdf)

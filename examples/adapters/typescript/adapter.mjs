@@ -26,6 +26,11 @@ import { argon2id } from "hash-wasm";
 const IMPLEMENTATION = "backproof-example-node 0.1.0";
 const OPS = ["hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete"];
 const MAX_WRITE_TRIES = 8;
+// Retries of network errors and 5xx (the reference client's defaults).
+const RETRY_ATTEMPTS = 5;
+const RETRY_BASE_DELAY_MS = 100;
+const RETRY_MAX_DELAY_MS = 2000;
+const RETRY_MAX_TOTAL_MS = 15000;
 /** Bodies above this size ask the server first (Expect: 100-continue). */
 const EXPECT_CONTINUE_ABOVE = 1 << 20;
 
@@ -513,7 +518,7 @@ class Adapter {
    * @param {string} method @param {Server} s @param {Buffer | null} [body] @param {number | null} [ifMatch]
    * @returns {Promise<Response>}
    */
-  http(method, s, body = null, ifMatch = null) {
+  httpOnce(method, s, body = null, ifMatch = null) {
     const where = `${method} ${s.url}`;
     return new Promise((resolve, reject) => {
       /** @type {URL} */
@@ -584,6 +589,35 @@ class Adapter {
         sendBody();
       }
     });
+  }
+
+  /**
+   * One HTTP exchange, retrying network errors and 5xx like the reference client:
+   * exponential backoff with equal jitter, bounded in attempts and in total time. A retried
+   * write is safe: if the lost answer was a success, the retry meets 409 and the merge loop
+   * (or rotate's already-rotated check) absorbs it. 4xx are never retried.
+   * @param {string} method @param {Server} s @param {Buffer | null} [body] @param {number | null} [ifMatch]
+   * @returns {Promise<Response>}
+   */
+  async http(method, s, body = null, ifMatch = null) {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt === RETRY_ATTEMPTS - 1;
+      /** @type {Response | null} */
+      let resp = null;
+      try {
+        resp = await this.httpOnce(method, s, body, ifMatch);
+        if (resp.status < 500 || last) return resp;
+      } catch (e) {
+        if (!(e instanceof AdapterError) || e.cls !== "network" || last) throw e;
+        if (Date.now() - started >= RETRY_MAX_TOTAL_MS) throw e;
+      }
+      const elapsed = Date.now() - started;
+      if (resp && elapsed >= RETRY_MAX_TOTAL_MS) return resp;
+      const d = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** attempt);
+      const wait = Math.min(d / 2 + Math.random() * (d / 2), RETRY_MAX_TOTAL_MS - elapsed);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /** @param {Secret} secret @param {Buffer} plaintext */
