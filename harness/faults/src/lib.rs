@@ -79,7 +79,8 @@ impl fmt::Display for When {
 /// What the proxy does to one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// `SIGKILL` the process `pid`, then close the caller's connection without an answer.
+    /// `SIGKILL` the process `pid` (its whole process group when it leads one), then close
+    /// the caller's connection without an answer.
     Kill { pid: u32, when: When },
     /// Close the caller's connection without an answer (the request is forwarded first
     /// when `when` is `AfterForward`).
@@ -395,8 +396,17 @@ fn kill(pid: u32) {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let Ok(raw) = i32::try_from(pid) else { return };
+    let target = Pid::from_raw(raw);
+    // The harness starts what it may kill as process-group leaders, so that a wrapper
+    // (`sh -c ...`) dies together with what it started; a plain pid is killed alone.
+    if nix::unistd::getpgid(Some(target)) == Ok(target) {
+        if let Err(e) = nix::sys::signal::killpg(target, Signal::SIGKILL) {
+            tracing::debug!(pid, error = %e, "killpg");
+        }
+        return;
+    }
     // ESRCH (already gone) is fine: the point is that it is not running.
-    if let Err(e) = kill(Pid::from_raw(raw), Signal::SIGKILL) {
+    if let Err(e) = kill(target, Signal::SIGKILL) {
         tracing::debug!(pid, error = %e, "kill");
     }
 }

@@ -1,2 +1,7 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! The conformance suite: known-answer vectors, the scenario engine with its drivers
+//! (enumerate, stress), the history checker and the orchestration of a whole run.
+//! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
+
+pub mod history;
+pub mod scenario;

@@ -1,0 +1,506 @@
+//! The built-in drivers: `enumerate` (crash at every recorded step) and `stress`
+//! (concurrent writers, then the history checker).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backproof_faults::{Fault, Rule, Step as ProxyStep, StepMatch, When};
+use serde_json::json;
+
+use super::exec::{Verdict, build_payload, contacts_of, secret_json, sha256_hex};
+use super::model::{Expect, SecretDef, Step};
+use super::world::World;
+use super::{Infra, Scenario};
+use crate::history::{self, History, Op, OpKind, Precondition, ReadResult, WriteResult};
+
+/// What a driver found, beyond pass/fail: counted crash points for the report's notes.
+#[derive(Debug, Default, Clone)]
+pub struct DriverStats {
+    pub crash_points: usize,
+    pub note: String,
+}
+
+async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
+    let actors: Vec<(String, String)> = s
+        .actors
+        .iter()
+        .map(|a| (a.name.clone(), a.user.clone()))
+        .collect();
+    World::create(infra, &infra.target, &s.server_args, &actors, &s.id)
+        .await
+        .map_err(Verdict::Error)
+}
+
+fn ignore_background(world: &World) {
+    // The server's own housekeeping (readiness probes, the sweeper's listing) is not a
+    // step of the operation under test.
+    let bucket_level = format!("/{}?", world.bucket);
+    world.s3_proxy.set_ignored(vec![
+        StepMatch {
+            method: Some("GET".into()),
+            pattern_prefix: Some(bucket_level),
+        },
+        StepMatch {
+            method: Some("HEAD".into()),
+            pattern_prefix: None,
+        },
+    ]);
+    world.client_proxy.set_ignored(vec![StepMatch {
+        method: None,
+        pattern_prefix: Some("/healthz".into()),
+    }]);
+}
+
+async fn run_steps(world: &World, steps: &[Step]) -> Result<(), Verdict> {
+    for st in steps {
+        world.run_step(st).await?;
+    }
+    Ok(())
+}
+
+fn op_secrets(op: &Step) -> Result<(&str, &SecretDef, &SecretDef), Verdict> {
+    match op {
+        Step::Rotate {
+            actor, old, new, ..
+        } => Ok((actor, old, new)),
+        _ => Err(Verdict::Error(
+            "the enumerate driver drives a `rotate` step".into(),
+        )),
+    }
+}
+
+/// Runs the enumerate driver; returns the number of crash points tried.
+#[allow(clippy::too_many_arguments)]
+pub async fn enumerate(
+    infra: &Infra,
+    s: &Scenario,
+    setup: &[Step],
+    operation: &Step,
+    side: &str,
+    proxy: &str,
+    user: &str,
+    contacts: &[String],
+) -> Result<DriverStats, Verdict> {
+    let (actor, old, new) = op_secrets(operation)?;
+
+    // 1. Record what the implementation does.
+    let recorded: Vec<ProxyStep> = {
+        let world = new_world(infra, s).await?;
+        ignore_background(&world);
+        let r = async {
+            run_steps(&world, setup).await?;
+            let p = world.proxy(proxy)?;
+            p.reset();
+            world.run_step(operation).await?;
+            Ok::<_, Verdict>(p.steps())
+        }
+        .await;
+        world.shutdown().await;
+        r?
+    };
+    if recorded.is_empty() {
+        return Err(Verdict::fail(
+            format!("the operation makes requests through the {proxy} proxy"),
+            "none",
+            "nothing to crash",
+        ));
+    }
+
+    let mut points = 0;
+    for (i, step) in recorded.iter().enumerate() {
+        // The n-th request with this method and pattern, so unrelated traffic cannot shift it.
+        let nth = recorded[..=i]
+            .iter()
+            .filter(|r| r.method == step.method && r.path == step.path)
+            .count();
+        for when in When::BOTH {
+            points += 1;
+            let label = format!(
+                "crash {side} at {proxy} step {} ({}) {when} forwarding",
+                step.index,
+                step.label()
+            );
+            let world = new_world(infra, s).await?;
+            ignore_background(&world);
+            let r = crash_case(
+                &world,
+                setup,
+                operation,
+                side,
+                proxy,
+                step,
+                nth,
+                when,
+                (actor, old, new),
+                user,
+                contacts,
+            )
+            .await;
+            world.shutdown().await;
+            r.map_err(|v| match v {
+                Verdict::Fail {
+                    expected,
+                    observed,
+                    reason,
+                } => Verdict::Fail {
+                    expected,
+                    observed,
+                    reason: format!("{label}: {reason}"),
+                },
+                Verdict::Error(e) => Verdict::Error(format!("{label}: {e}")),
+            })?;
+        }
+    }
+    Ok(DriverStats {
+        crash_points: points,
+        note: format!(
+            "{points} crash points ({} recorded steps: {})",
+            recorded.len(),
+            recorded
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn crash_case(
+    world: &World,
+    setup: &[Step],
+    operation: &Step,
+    side: &str,
+    proxy: &str,
+    step: &ProxyStep,
+    nth: usize,
+    when: When,
+    (actor, old, new): (&str, &SecretDef, &SecretDef),
+    user: &str,
+    contacts: &[String],
+) -> Result<(), Verdict> {
+    run_steps(world, setup).await?;
+    let before = world.fetch(user).await?;
+    let pid = match side {
+        "client" => world.actor_pid(actor).await,
+        _ => world.server.lock().await.pid(),
+    }
+    .ok_or_else(|| Verdict::Error(format!("{side} is not running")))?;
+    let p = world.proxy(proxy)?;
+    p.reset();
+    p.arm(Rule {
+        at: nth,
+        matching: StepMatch::of(step),
+        fault: Fault::Kill { pid, when },
+    });
+    // The server is restarted as soon as it dies, so a client that retries can finish.
+    let watcher = async {
+        if side == "server" {
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if p.all_fired() {
+                    let mut s = world.server.lock().await;
+                    if s.exited() {
+                        let _ = s.restart().await;
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let op = async {
+        let out = world
+            .call(
+                actor,
+                "rotate",
+                json!({"old": secret_json(old), "new": secret_json(new)}),
+            )
+            .await;
+        out
+    };
+    let (out, ()) = tokio::join!(op, async {
+        tokio::select! {
+            _ = watcher => {},
+            _ = tokio::time::sleep(Duration::from_secs(90)) => {},
+        }
+    });
+    let _ = out?;
+    if !p.all_fired() {
+        return Err(Verdict::fail(
+            format!("the operation reaches step {} again", step.label()),
+            format!(
+                "steps this time: {}",
+                p.steps()
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "the operation's steps are not stable run to run",
+        ));
+    }
+    p.reset();
+    if side == "client" {
+        world.restart_actor(actor).await?;
+    }
+    world.ensure_server().await?;
+
+    // The served blob matches its version.
+    let after = world.fetch(user).await?;
+    if let (Some((v0, b0)), Some((v1, b1))) = (&before, &after)
+        && v0 == v1
+        && b0 != b1
+    {
+        return Err(Verdict::fail(
+            format!(
+                "version {v0} still serves its own blob (sha256 {})",
+                sha256_hex(b0)
+            ),
+            format!("version {v1} serves sha256 {}", sha256_hex(b1)),
+            "a crash left the object and the version out of agreement",
+        ));
+    }
+    if after.is_none() {
+        return Err(Verdict::fail(
+            "a backup after the crash",
+            "404",
+            "the crash lost the backup",
+        ));
+    }
+    // Old or new opens it, never neither.
+    world
+        .run_step(&Step::Restore {
+            actor: actor.into(),
+            secret: None,
+            any_of: vec![old.clone(), new.clone()],
+            expect: Expect::default(),
+            contacts: Some(contacts.to_vec()),
+            version: None,
+        })
+        .await?;
+    // The retried rotation completes (idempotent if it had already happened).
+    world.run_step(operation).await?;
+    world
+        .run_step(&Step::Restore {
+            actor: actor.into(),
+            secret: Some(new.clone()),
+            any_of: vec![],
+            expect: Expect::default(),
+            contacts: Some(contacts.to_vec()),
+            version: None,
+        })
+        .await?;
+    world
+        .run_step(&Step::Restore {
+            actor: actor.into(),
+            secret: Some(old.clone()),
+            any_of: vec![],
+            expect: Expect::One("wrong_key".into()),
+            contacts: None,
+            version: None,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Runs the stress driver and the history checker.
+pub async fn stress(
+    world: Arc<World>,
+    writers: usize,
+    updates: usize,
+    secret: &SecretDef,
+    user: &str,
+) -> Result<DriverStats, Verdict> {
+    let names: Vec<String> = (0..writers).map(|i| format!("w{i}")).collect();
+    let clock = Instant::now();
+    let now = move || clock.elapsed().as_micros() as u64;
+    let ops: Arc<std::sync::Mutex<Vec<Op>>> = Arc::default();
+    let record = {
+        let ops = ops.clone();
+        move |client: &str, invoke: u64, kind: OpKind| {
+            let mut o = ops.lock().unwrap_or_else(|p| p.into_inner());
+            let id = o.len();
+            o.push(Op {
+                id,
+                client: client.to_string(),
+                invoke,
+                complete: now(),
+                kind,
+            });
+        }
+    };
+
+    // Version 1 with no contacts, so every writer's first restore finds something.
+    let first = &names[0];
+    let t = now();
+    let out = world
+        .call(
+            first,
+            "backup",
+            json!({"secret": secret_json(secret), "payload": hex::encode(backproof_format::payload::encode(&build_payload(user, &[])))}),
+        )
+        .await?;
+    if out.outcome != "ok" {
+        return Err(Verdict::fail(
+            "the first backup succeeds",
+            out.outcome,
+            out.message,
+        ));
+    }
+    record(
+        first,
+        t,
+        OpKind::Write {
+            precondition: Precondition::Unknown,
+            sha256: None,
+            adds: vec![],
+            result: WriteResult::Ack {
+                version: out
+                    .result
+                    .as_ref()
+                    .and_then(|r| r["version"].as_u64())
+                    .unwrap_or(0),
+            },
+        },
+    );
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let world = world.clone();
+        let record = record.clone();
+        let done = done.clone();
+        let user = user.to_string();
+        tokio::spawn(async move {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = now();
+                let result = match world.fetch(&user).await {
+                    Ok(Some((version, body))) => ReadResult::Ok {
+                        version,
+                        sha256: sha256_hex(&body),
+                    },
+                    Ok(None) => ReadResult::NotFound,
+                    Err(_) => ReadResult::Failed,
+                };
+                record("reader", t, OpKind::Read { result });
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+
+    let mut tasks = Vec::new();
+    for (wi, name) in names.iter().enumerate() {
+        let world = world.clone();
+        let record = record.clone();
+        let name = name.clone();
+        let secret = secret.clone();
+        let user = user.to_string();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..updates {
+                let contact = format!("w{wi}-{j:03}");
+                // A failed cycle (conflict retries exhausted) is tried again a few times.
+                for _attempt in 0..5 {
+                    let r = world
+                        .call(&name, "restore", json!({"secret": secret_json(&secret)}))
+                        .await?;
+                    if r.outcome != "ok" {
+                        return Err(Verdict::fail("restore succeeds", r.outcome, r.message));
+                    }
+                    let mut cs = contacts_of(
+                        r.result
+                            .as_ref()
+                            .and_then(|v| v["payload"].as_str())
+                            .unwrap_or(""),
+                    )
+                    .map_err(|e| Verdict::fail("a payload", "garbage", e))?;
+                    cs.push(contact.clone());
+                    let payload = hex::encode(backproof_format::payload::encode(&build_payload(
+                        &user, &cs,
+                    )));
+                    let t = now();
+                    let out = world
+                        .call(
+                            &name,
+                            "backup",
+                            json!({"secret": secret_json(&secret), "payload": payload}),
+                        )
+                        .await?;
+                    let result = match (out.outcome.as_str(), &out.result) {
+                        ("ok", Some(v)) => WriteResult::Ack {
+                            version: v["version"].as_u64().unwrap_or(0),
+                        },
+                        ("conflict", _) => WriteResult::Rejected,
+                        _ => WriteResult::Unknown,
+                    };
+                    let acked = matches!(result, WriteResult::Ack { .. });
+                    record(
+                        &name,
+                        t,
+                        OpKind::Write {
+                            precondition: Precondition::Unknown,
+                            sha256: None,
+                            adds: vec![contact.clone()],
+                            result,
+                        },
+                    );
+                    if acked {
+                        break;
+                    }
+                    if out.outcome != "conflict" {
+                        return Err(Verdict::fail(
+                            "backup → ok or conflict",
+                            out.outcome,
+                            out.message,
+                        ));
+                    }
+                }
+            }
+            Ok::<(), Verdict>(())
+        }));
+    }
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(())) => {}
+            Ok(Err(v)) => {
+                first_err.get_or_insert(v);
+            }
+            Err(e) => {
+                first_err.get_or_insert(Verdict::Error(format!("writer task: {e}")));
+            }
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = reader.await;
+    if let Some(v) = first_err {
+        return Err(v);
+    }
+    let fin = world
+        .call(first, "restore", json!({"secret": secret_json(secret)}))
+        .await?;
+    let final_contacts = contacts_of(
+        fin.result
+            .as_ref()
+            .and_then(|v| v["payload"].as_str())
+            .unwrap_or(""),
+    )
+    .map_err(|e| Verdict::fail("a final payload", fin.outcome.clone(), e))?;
+    let h = History {
+        ops: ops.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        final_contacts: Some(final_contacts),
+    };
+    let _ = std::fs::write(
+        world.dir.join("history.json"),
+        serde_json::to_vec_pretty(&h).unwrap_or_default(),
+    );
+    match history::check(&h) {
+        Ok(summary) => Ok(DriverStats {
+            crash_points: 0,
+            note: summary,
+        }),
+        Err(v) => Err(Verdict::fail(
+            "a consistent history (no lost update, unique versions, no stale read)",
+            v.to_string(),
+            format!("history checker: {}", v.rule),
+        )),
+    }
+}

@@ -1,0 +1,233 @@
+//! The scenario engine: TOML scenario files (docs/SCENARIOS.md), the world each runs in,
+//! scripted steps and the built-in drivers, and the runner that turns them into report
+//! cases.
+
+pub mod drivers;
+pub mod exec;
+pub mod model;
+pub mod world;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use backproof_report::{CaseResult, Outcome};
+use backproof_stack::Stack;
+
+pub use model::{Driver, Scenario, Step, load_all};
+pub use world::{ServerTarget, Target, World};
+
+use exec::Verdict;
+
+/// What every scenario of a run shares: the stack and the target.
+#[derive(Debug)]
+pub struct Infra {
+    pub stack: Stack,
+    pub target: Target,
+}
+
+/// The capability a step needs, beyond what `requires` lists explicitly.
+fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
+    let mut r: BTreeSet<String> = s.requires.iter().cloned().collect();
+    let mut visit = |st: &Step| match st {
+        Step::Backup { .. } => {
+            r.insert("op:backup".into());
+        }
+        Step::Restore { .. } => {
+            r.insert("op:restore".into());
+        }
+        Step::Rotate { .. } => {
+            r.insert("op:rotate".into());
+        }
+        Step::Recover { .. } => {
+            r.insert("op:recover".into());
+        }
+        Step::Delete { .. } => {
+            r.insert("op:delete".into());
+        }
+        Step::OpenStored { .. } => {
+            r.insert("op:open".into());
+        }
+        Step::Storage { .. } => {
+            r.insert("storage-access".into());
+        }
+        Step::Fault { fault, .. } if fault == "kill-server" => {
+            r.insert("server-restart".into());
+        }
+        Step::Restart { target, .. } if target == "server" => {
+            r.insert("server-restart".into());
+        }
+        _ => {}
+    };
+    for st in &s.steps {
+        visit(st);
+    }
+    match &s.driver {
+        Some(Driver::Enumerate {
+            setup, operation, ..
+        }) => {
+            for st in setup {
+                visit(st);
+            }
+            visit(operation);
+            r.insert("server-restart".into());
+            r.insert("op:restore".into());
+        }
+        Some(Driver::Stress { .. }) => {
+            r.insert("op:backup".into());
+            r.insert("op:restore".into());
+        }
+        None => {}
+    }
+    if !s.actors.is_empty() {
+        r.insert("client-adapter".into());
+    }
+    r
+}
+
+/// Runs one scenario to a report case.
+pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
+    let mut case = CaseResult {
+        id: s.id.clone(),
+        family: s.family.clone(),
+        title: s.title.clone(),
+        outcome: Outcome::Pass,
+        expected: "every step as scripted".into(),
+        observed: "as expected".into(),
+        reason: String::new(),
+    };
+    let caps: BTreeSet<&str> = infra
+        .target
+        .capabilities
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let missing: Vec<String> = implied_requirements(s)
+        .into_iter()
+        .filter(|r| !caps.contains(r.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        case.outcome = Outcome::Unsupported;
+        case.observed = "not run".into();
+        case.reason = format!("the target does not offer: {}", missing.join(", "));
+        return case;
+    }
+    let result = match &s.driver {
+        Some(Driver::Enumerate {
+            setup,
+            operation,
+            side,
+            proxy,
+            user,
+            contacts,
+        }) => {
+            if !s.steps.is_empty() {
+                Err(Verdict::Error(
+                    "an enumerate scenario has no top-level steps".into(),
+                ))
+            } else {
+                drivers::enumerate(infra, s, setup, operation, side, proxy, user, contacts)
+                    .await
+                    .map(|st| (None, Some(st.note)))
+            }
+        }
+        _ => scripted(infra, s).await,
+    };
+    match result {
+        Ok((acceptable, note)) => {
+            if let Some(a) = acceptable {
+                case.outcome = Outcome::PassAcceptable;
+                case.reason = a;
+            }
+            if let Some(n) = note {
+                case.observed = n;
+            }
+        }
+        Err(Verdict::Fail {
+            expected,
+            observed,
+            reason,
+        }) => {
+            case.outcome = Outcome::Fail;
+            case.expected = expected;
+            case.observed = observed;
+            case.reason = reason;
+        }
+        Err(Verdict::Error(e)) => {
+            case.outcome = Outcome::Error;
+            case.observed = "the harness could not run this case".into();
+            case.reason = e;
+        }
+    }
+    case
+}
+
+type Scripted = Result<(Option<String>, Option<String>), Verdict>;
+
+async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
+    let actors: Vec<(String, String)> = s
+        .actors
+        .iter()
+        .map(|a| (a.name.clone(), a.user.clone()))
+        .collect();
+    let mut all_actors = actors.clone();
+    if let Some(Driver::Stress { writers, user, .. }) = &s.driver {
+        for i in 0..*writers {
+            all_actors.push((format!("w{i}"), user.clone()));
+        }
+    }
+    let world = Arc::new(
+        World::create(infra, &infra.target, &s.server_args, &all_actors, &s.id)
+            .await
+            .map_err(Verdict::Error)?,
+    );
+    let r = async {
+        let mut acceptable = None;
+        for (i, st) in s.steps.iter().enumerate() {
+            match world.run_step(st).await {
+                Ok(Some(a)) => acceptable = Some(a),
+                Ok(None) => {}
+                Err(Verdict::Fail {
+                    expected,
+                    observed,
+                    reason,
+                }) => {
+                    return Err(Verdict::Fail {
+                        expected,
+                        observed,
+                        reason: format!("step {}: {reason}", i + 1),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut note = None;
+        if let Some(Driver::Stress {
+            writers,
+            updates,
+            secret,
+            user,
+        }) = &s.driver
+        {
+            let st = drivers::stress(world.clone(), *writers, *updates, secret, user).await?;
+            note = Some(st.note);
+        }
+        Ok((acceptable, note))
+    }
+    .await;
+    world.shutdown().await;
+    r
+}
+
+/// Keeps the scenarios whose id matches `glob` (`*` within and across `/`).
+pub fn filter(scenarios: Vec<Scenario>, glob: Option<&str>) -> Result<Vec<Scenario>, String> {
+    let Some(g) = glob else { return Ok(scenarios) };
+    let m = globset::GlobBuilder::new(g)
+        .literal_separator(false)
+        .build()
+        .map_err(|e| format!("bad --filter {g:?}: {e}"))?
+        .compile_matcher();
+    Ok(scenarios
+        .into_iter()
+        .filter(|s| m.is_match(&s.id))
+        .collect())
+}

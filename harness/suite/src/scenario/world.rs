@@ -1,0 +1,402 @@
+//! What one scenario runs against: a fresh database and bucket on the shared stack, the
+//! server under test as a child process, the two fault proxies, tokens, and the actors'
+//! adapter processes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backproof_client::adapter::AdapterProcess;
+use backproof_faults::FaultProxy;
+use backproof_stack::Stack;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use super::Infra;
+
+/// How the harness starts the server under test.
+#[derive(Debug, Clone)]
+pub enum ServerTarget {
+    /// `<exe> serve` (the reference), plus extra flags.
+    Reference {
+        exe: PathBuf,
+        extra_args: Vec<String>,
+    },
+    /// Any command, given the stack in its environment and `PORT`; `token_cmd` prints a
+    /// token for the user named by `{user}` (also in `BACKPROOF_USER`).
+    Command { cmd: String, token_cmd: String },
+}
+
+/// What the run was given; shared by every scenario.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub server: ServerTarget,
+    /// The adapter command of the client under test.
+    pub client_adapter: String,
+    /// Capabilities the target offers (`server-restart`, `storage-access`,
+    /// `client-adapter`, `op:<name>` from the adapter's hello).
+    pub capabilities: Vec<String>,
+}
+
+/// The server child process.
+#[derive(Debug)]
+pub struct ServerProc {
+    child: Option<Child>,
+    pub port: u16,
+    env: Vec<(String, String)>,
+    target: ServerTarget,
+    extra_args: Vec<String>,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+impl ServerProc {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether the process has exited (and is reaped).
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => !matches!(c.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let start = log.len().saturating_sub(2000);
+        String::from_utf8_lossy(&log[start..]).into_owned()
+    }
+
+    async fn spawn(&mut self) -> Result<(), String> {
+        let mut cmd = match &self.target {
+            ServerTarget::Reference { exe, extra_args } => {
+                let mut c = Command::new(exe);
+                c.arg("serve")
+                    .arg("--listen")
+                    .arg(format!("127.0.0.1:{}", self.port));
+                c.args(extra_args).args(&self.extra_args);
+                c
+            }
+            ServerTarget::Command { cmd, .. } => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(cmd);
+                c
+            }
+        };
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PORT", self.port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // A group of its own: the proxies kill the group, so a wrapper script dies
+            // together with the server it started.
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start the server under test: {e}"))?;
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = self.log.clone();
+            tokio::spawn(async move {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                    l.extend_from_slice(&buf[..n]);
+                    if l.len() > 64 * 1024 {
+                        let cut = l.len() - 32 * 1024;
+                        l.drain(..cut);
+                    }
+                }
+            });
+        }
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let url = format!("{}/healthz", self.url());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if self.exited() {
+                return Err(format!(
+                    "the server under test exited during start-up; its output ends with:\n{}",
+                    self.log_tail()
+                ));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!(
+                    "the server under test did not answer GET /healthz within 60 s; its output ends with:\n{}",
+                    self.log_tail()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Kills the process group (if running) and starts it again on the same port.
+    pub async fn restart(&mut self) -> Result<(), String> {
+        self.kill().await;
+        self.spawn().await
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = c.id()
+                && let Ok(raw) = i32::try_from(pid)
+            {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(raw),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = c.kill().await;
+            let _ = c.wait().await;
+        }
+    }
+}
+
+/// One scenario's world.
+#[derive(Debug)]
+pub struct World {
+    pub server: tokio::sync::Mutex<ServerProc>,
+    pub client_proxy: FaultProxy,
+    pub s3_proxy: FaultProxy,
+    pub bucket: String,
+    pub s3: aws_sdk_s3::Client,
+    tokens: Mutex<BTreeMap<String, String>>,
+    /// Logical user → user name on the server (unique per world).
+    prefix: String,
+    pub actors: BTreeMap<String, Arc<Mutex<AdapterProcess>>>,
+    pub actor_users: BTreeMap<String, String>,
+    pub saved: Mutex<BTreeMap<String, Vec<u8>>>,
+    target: Target,
+    auth_secret: String,
+    _dir: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    // getrandom only fails when the OS has no entropy source at all.
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+impl World {
+    /// Creates the database and bucket, starts the S3 proxy, the server, the client proxy.
+    pub async fn create(
+        infra: &Infra,
+        target: &Target,
+        extra_args: &[String],
+        actors: &[(String, String)],
+        label: &str,
+    ) -> Result<World, String> {
+        let stack: &Stack = &infra.stack;
+        let tag = random_hex(4);
+        let db = stack
+            .postgres
+            .create_unique_database("bp")
+            .await
+            .map_err(|e| format!("cannot create a database: {e}"))?;
+        let bucket = format!(
+            "bp-{}-{tag}",
+            label
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect::<String>()
+                .to_lowercase()
+        );
+        stack
+            .s3
+            .create_bucket(&bucket)
+            .await
+            .map_err(|e| format!("cannot create bucket {bucket}: {e}"))?;
+        let s3_proxy = FaultProxy::start(stack.s3.endpoint())
+            .await
+            .map_err(|e| e.to_string())?;
+        let auth_secret = random_hex(32);
+        let env = vec![
+            ("BACKPROOF_DATABASE_URL".to_string(), db),
+            ("BACKPROOF_S3_ENDPOINT".to_string(), s3_proxy.url()),
+            ("BACKPROOF_S3_BUCKET".to_string(), bucket.clone()),
+            (
+                "BACKPROOF_S3_ACCESS_KEY".to_string(),
+                stack.s3.access_key().to_string(),
+            ),
+            (
+                "BACKPROOF_S3_SECRET_KEY".to_string(),
+                stack.s3.secret_key().to_string(),
+            ),
+            (
+                "BACKPROOF_S3_REGION".to_string(),
+                stack.s3.region().to_string(),
+            ),
+            ("BACKPROOF_AUTH_SECRET".to_string(), auth_secret.clone()),
+        ];
+        let mut server = ServerProc {
+            child: None,
+            port: free_port()?,
+            env,
+            target: target.server.clone(),
+            extra_args: extra_args.to_vec(),
+            log: Arc::default(),
+        };
+        server.spawn().await?;
+        let client_proxy = FaultProxy::start(&server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("backproof-scenario-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let mut world = World {
+            server: tokio::sync::Mutex::new(server),
+            client_proxy,
+            s3_proxy,
+            bucket,
+            s3: stack.s3.client().await,
+            tokens: Mutex::default(),
+            prefix: format!("u{tag}-"),
+            actors: BTreeMap::new(),
+            actor_users: BTreeMap::new(),
+            saved: Mutex::default(),
+            target: target.clone(),
+            auth_secret,
+            dir: dir.path().to_path_buf(),
+            _dir: dir,
+        };
+        for (name, user) in actors {
+            world.add_actor(name, user)?;
+        }
+        Ok(world)
+    }
+
+    pub fn add_actor(&mut self, name: &str, user: &str) -> Result<(), String> {
+        let state = self.dir.join(format!("state-{name}"));
+        std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+        let mut p = AdapterProcess::spawn(&self.target.client_adapter, Some(&state))
+            .map_err(|e| format!("cannot start the client adapter: {e}"))?;
+        p.hello()
+            .map_err(|e| format!("client adapter hello failed: {e}"))?;
+        self.actors
+            .insert(name.to_string(), Arc::new(Mutex::new(p)));
+        self.actor_users.insert(name.to_string(), user.to_string());
+        Ok(())
+    }
+
+    /// The server-side user name of a logical user.
+    pub fn user_name(&self, user: &str) -> String {
+        format!("{}{user}", self.prefix)
+    }
+
+    /// A token for a logical user, minted by the target's token command.
+    pub async fn token(&self, user: &str) -> Result<String, String> {
+        if let Some(t) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+        {
+            return Ok(t.clone());
+        }
+        let name = self.user_name(user);
+        let mut cmd = match &self.target.server {
+            ServerTarget::Reference { exe, .. } => {
+                let mut c = Command::new(exe);
+                c.args(["serve", "token", "--user", &name]);
+                c
+            }
+            ServerTarget::Command { token_cmd, .. } => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(token_cmd.replace("{user}", &name));
+                c
+            }
+        };
+        let out = cmd
+            .env("BACKPROOF_AUTH_SECRET", &self.auth_secret)
+            .env("BACKPROOF_USER", &name)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("cannot run the token command: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "token command failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if token.is_empty() {
+            return Err("token command printed nothing".into());
+        }
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), token.clone());
+        Ok(token)
+    }
+
+    /// The `server` object of the adapter protocol for a logical user (through the
+    /// client↔server proxy).
+    pub async fn wire_server(&self, user: &str) -> Result<serde_json::Value, String> {
+        Ok(serde_json::json!({"url": self.client_proxy.url(), "token": self.token(user).await?}))
+    }
+
+    /// The server's direct URL (raw HTTP steps and the harness's own reads bypass the
+    /// client proxy so they never count as steps).
+    pub async fn server_url(&self) -> String {
+        self.server.lock().await.url()
+    }
+
+    pub async fn shutdown(&self) {
+        for a in self.actors.values() {
+            let a = a.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                a.lock().unwrap_or_else(|p| p.into_inner()).kill();
+            })
+            .await;
+        }
+        self.server.lock().await.kill().await;
+        self.client_proxy.stop();
+        self.s3_proxy.stop();
+    }
+}
