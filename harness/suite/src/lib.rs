@@ -4,4 +4,5 @@
 //! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
 
 pub mod history;
+pub mod run;
 pub mod scenario;

@@ -26,7 +26,8 @@ async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
         .iter()
         .map(|a| (a.name.clone(), a.user.clone()))
         .collect();
-    World::create(infra, &infra.target, &s.server_args, &actors, &s.id)
+    let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
+    World::create(infra, &infra.target, &s.server_args, &env, &actors, &s.id)
         .await
         .map_err(Verdict::Error)
 }

@@ -78,6 +78,12 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
         }
         None => {}
     }
+    if !s.server_env.is_empty() || s.auto_restart {
+        r.insert("server-restart".into());
+    }
+    if s.server_env.contains_key("FAILPOINTS") {
+        r.insert("failpoints".into());
+    }
     if !s.actors.is_empty() {
         r.insert("client-adapter".into());
     }
@@ -175,11 +181,22 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
             all_actors.push((format!("w{i}"), user.clone()));
         }
     }
+    let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
     let world = Arc::new(
-        World::create(infra, &infra.target, &s.server_args, &all_actors, &s.id)
-            .await
-            .map_err(Verdict::Error)?,
+        World::create(
+            infra,
+            &infra.target,
+            &s.server_args,
+            &env,
+            &all_actors,
+            &s.id,
+        )
+        .await
+        .map_err(Verdict::Error)?,
     );
+    let watcher = s
+        .auto_restart
+        .then(|| world::spawn_auto_restart(world.clone()));
     let r = async {
         let mut acceptable = None;
         for (i, st) in s.steps.iter().enumerate() {
@@ -215,6 +232,9 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
     }
     .await;
     world.shutdown().await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
     r
 }
 

@@ -48,6 +48,7 @@ pub struct ServerProc {
     env: Vec<(String, String)>,
     target: ServerTarget,
     extra_args: Vec<String>,
+    once_env: Vec<(String, String)>,
     log: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -90,15 +91,21 @@ impl ServerProc {
                 c
             }
         };
-        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PORT", self.port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // A group of its own: the proxies kill the group, so a wrapper script dies
-            // together with the server it started.
-            .process_group(0);
+        let once = std::mem::take(&mut self.once_env);
+        cmd.envs(
+            self.env
+                .iter()
+                .chain(once.iter())
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .env("PORT", self.port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // A group of its own: the proxies kill the group, so a wrapper script dies
+        // together with the server it started.
+        .process_group(0);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start the server under test: {e}"))?;
@@ -187,6 +194,21 @@ impl ServerProc {
     }
 }
 
+/// Restarts the server whenever it dies, until the world shuts down.
+pub fn spawn_auto_restart(world: Arc<World>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !world.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut s = world.server.lock().await;
+            if !world.stopping.load(std::sync::atomic::Ordering::SeqCst) && s.exited() {
+                if let Err(e) = s.restart().await {
+                    tracing::warn!("auto-restart of the server failed: {e}");
+                }
+            }
+        }
+    })
+}
+
 /// One scenario's world.
 #[derive(Debug)]
 pub struct World {
@@ -201,6 +223,8 @@ pub struct World {
     pub actors: BTreeMap<String, Arc<Mutex<AdapterProcess>>>,
     pub actor_users: BTreeMap<String, String>,
     pub saved: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Set by `shutdown`: the auto-restart watcher stops.
+    pub stopping: std::sync::atomic::AtomicBool,
     target: Target,
     auth_secret: String,
     _dir: tempfile::TempDir,
@@ -225,6 +249,7 @@ impl World {
         infra: &Infra,
         target: &Target,
         extra_args: &[String],
+        once_env: &[(String, String)],
         actors: &[(String, String)],
         label: &str,
     ) -> Result<World, String> {
@@ -277,6 +302,7 @@ impl World {
             env,
             target: target.server.clone(),
             extra_args: extra_args.to_vec(),
+            once_env: once_env.to_vec(),
             log: Arc::default(),
         };
         server.spawn().await?;
@@ -298,6 +324,7 @@ impl World {
             actors: BTreeMap::new(),
             actor_users: BTreeMap::new(),
             saved: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             target: target.clone(),
             auth_secret,
             dir: dir.path().to_path_buf(),
@@ -388,6 +415,8 @@ impl World {
     }
 
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         for a in self.actors.values() {
             let a = a.clone();
             let _ = tokio::task::spawn_blocking(move || {
