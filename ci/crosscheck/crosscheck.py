@@ -620,6 +620,22 @@ CHECKERS: dict[str, Callable[[dict], "str | None"]] = {
 }
 
 
+HEX_FIELDS = frozenset(
+    "password salt secret ad tag ikm info okm key iv aad msg ct blob plaintext nonce".split()
+)
+
+
+def _hex_fields(t: dict) -> Iterator[tuple[str, str]]:
+    """Binary inputs anywhere in a test, including inside secrets and candidates."""
+    for name, value in t.items():
+        if name in HEX_FIELDS and isinstance(value, str):
+            yield name, value
+        elif name in ("secret", "candidates"):
+            for obj in value if isinstance(value, list) else [value]:
+                if isinstance(obj, dict) and isinstance(obj.get("key"), str):
+                    yield f"{name}.key", obj["key"]
+
+
 def structure_problems(doc: Any) -> list[str]:
     """The Wycheproof-style envelope every vector file shares (vectors/README.md)."""
     if not isinstance(doc, dict):
@@ -642,6 +658,9 @@ def structure_problems(doc: Any) -> list[str]:
         for f in t.get("flags", []):
             if f not in notes:
                 problems.append(f"tcId {tc}: flag {f!r} has no entry in notes")
+        for name, value in _hex_fields(t):
+            if len(value) % 2 or value.strip("0123456789abcdef"):
+                problems.append(f"tcId {tc}: {name} is not lowercase hex of even length")
     return problems
 
 

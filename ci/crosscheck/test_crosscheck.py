@@ -134,9 +134,10 @@ def envelope_problems_are_failures() -> None:
     files["hkdf-sha256.json"]["numberOfTests"] = 2
     files["aes-256-gcm.json"]["testGroups"][0]["tests"][0]["flags"] = ["Undefined"]
     files["mystery.json"] = doc("MYSTERY", [{}])
+    files["argon2id.json"]["testGroups"][0]["tests"][0]["salt"] = "02" * 15 + "0A"
     code, out = run_on(files)
     expect(code == 1, out)
-    for needle in ("numberOfTests is 2", "flag 'Undefined'", "no independent checker for mystery.json"):
+    for needle in ("numberOfTests is 2", "flag 'Undefined'", "no independent checker for mystery.json", "salt is not lowercase hex"):
         expect(needle in out, f"missing {needle!r} in {out}")
 
 
