@@ -21,8 +21,16 @@ fn every_scenario_validates_against_the_schema() {
         let text = std::fs::read_to_string(&s.path).unwrap();
         let value: toml::Value = toml::from_str(&text).unwrap();
         let json = serde_json::to_value(value).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "{}: {}", s.path.display(), errors.join("; "));
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {}",
+            s.path.display(),
+            errors.join("; ")
+        );
     }
 }
 
@@ -34,8 +42,18 @@ fn families_and_counts() {
         *per.entry(s.family.clone()).or_default() += 1;
         assert!(!s.why.trim().is_empty(), "{} says why", s.id);
     }
-    for fam in ["conflict", "wrong-passphrase", "corrupted-blob", "mid-rotation-crash", "smart-recovery", "protocol"] {
-        assert!(per.get(fam).copied().unwrap_or(0) >= 3, "family {fam} has few cases: {per:?}");
+    for fam in [
+        "conflict",
+        "wrong-passphrase",
+        "corrupted-blob",
+        "mid-rotation-crash",
+        "smart-recovery",
+        "protocol",
+    ] {
+        assert!(
+            per.get(fam).copied().unwrap_or(0) >= 3,
+            "family {fam} has few cases: {per:?}"
+        );
     }
     assert!(scenarios.len() >= 40, "{per:?}");
 }
@@ -64,8 +82,20 @@ fn the_schema_rejects_what_the_engine_rejects() {
     // The engine rejects a file outside its family folder.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("protocol")).unwrap();
-    std::fs::write(dir.path().join("protocol/x.toml"), "id = \"conflict/x\"\ntitle = \"t\"\nwhy = \"w\"\n").unwrap();
-    assert!(backproof_suite::scenario::load_all(dir.path()).unwrap_err().contains("must start with its folder"));
-    std::fs::write(dir.path().join("protocol/x.toml"), "id = \"protocol/x\"\ntitle = \"t\"\nwhy = \"w\"\n[[steps]]\ndo = \"explode\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("protocol/x.toml"),
+        "id = \"conflict/x\"\ntitle = \"t\"\nwhy = \"w\"\n",
+    )
+    .unwrap();
+    assert!(
+        backproof_suite::scenario::load_all(dir.path())
+            .unwrap_err()
+            .contains("must start with its folder")
+    );
+    std::fs::write(
+        dir.path().join("protocol/x.toml"),
+        "id = \"protocol/x\"\ntitle = \"t\"\nwhy = \"w\"\n[[steps]]\ndo = \"explode\"\n",
+    )
+    .unwrap();
     assert!(backproof_suite::scenario::load_all(dir.path()).is_err());
 }

@@ -209,16 +209,12 @@ async fn crash_case(
             }
         }
     };
-    let op = async {
-        let out = world
-            .call(
-                actor,
-                "rotate",
-                json!({"old": secret_json(old), "new": secret_json(new)}),
-            )
-            .await;
-        out
-    };
+    let op = world.call(
+        actor,
+        "rotate",
+        json!({"old": secret_json(old), "new": secret_json(new)}),
+    );
+
     let (out, ()) = tokio::join!(op, async {
         tokio::select! {
             _ = watcher => {},

@@ -200,10 +200,11 @@ pub fn spawn_auto_restart(world: Arc<World>) -> tokio::task::JoinHandle<()> {
         while !world.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let mut s = world.server.lock().await;
-            if !world.stopping.load(std::sync::atomic::Ordering::SeqCst) && s.exited() {
-                if let Err(e) = s.restart().await {
-                    tracing::warn!("auto-restart of the server failed: {e}");
-                }
+            if !world.stopping.load(std::sync::atomic::Ordering::SeqCst)
+                && s.exited()
+                && let Err(e) = s.restart().await
+            {
+                tracing::warn!("auto-restart of the server failed: {e}");
             }
         }
     })
