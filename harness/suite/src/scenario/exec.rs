@@ -911,3 +911,61 @@ pub fn contact_set(v: &[String]) -> BTreeSet<String> {
 
 /// Shared handle so drivers can run steps from spawned tasks.
 pub type WorldRef = Arc<World>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_ranges_follow_the_v1_layout() {
+        // A real sealed blob: raw key (salt_len 0) and a passphrase blob (salt_len 16).
+        let raw = backproof_format::seal(
+            &backproof_format::Secret::key([7; 32]),
+            &backproof_format::KdfParams::FLOOR,
+            &[],
+            &[1; 12],
+            b"hello",
+        )
+        .unwrap();
+        assert_eq!(field_range(&raw, "magic").unwrap(), (0, 4));
+        assert_eq!(&raw[0..4], b"BKPF");
+        assert_eq!(field_range(&raw, "nonce").unwrap(), (16, 28));
+        assert_eq!(&raw[16..28], &[1; 12]);
+        let (c0, c1) = field_range(&raw, "ciphertext").unwrap();
+        assert_eq!((c0, c1 - c0), (68, 5));
+        assert_eq!(field_range(&raw, "tag").unwrap(), (73, 89));
+        let mut p = raw.clone();
+        p[15] = 16;
+        p.splice(16..16, [0u8; 16]);
+        assert_eq!(field_range(&p, "salt").unwrap(), (16, 32));
+        assert_eq!(field_range(&p, "key_check").unwrap(), (44, 76));
+        assert!(matches!(field_range(&raw, "nope"), Err(Verdict::Error(_))));
+        assert!(matches!(field_range(&[], "magic"), Err(Verdict::Error(_))));
+    }
+
+    #[test]
+    fn etags_are_strict() {
+        assert_eq!(etag_version(Some("\"12\"")), Some(12));
+        assert_eq!(etag_version(Some("12")), None);
+        assert_eq!(etag_version(Some("W/\"12\"")), None);
+        assert_eq!(etag_version(None), None);
+    }
+
+    #[test]
+    fn payloads_round_trip_to_contacts() {
+        let p = build_payload("alice", &["b".into(), "a".into()]);
+        let hexed = hex::encode(payload::encode(&p));
+        assert_eq!(contacts_of(&hexed).unwrap(), ["a", "b"]);
+        assert!(contacts_of("zz").is_err());
+        // A different identity is a different key pair.
+        assert_ne!(build_payload("bob", &[]).identity, p.identity);
+    }
+
+    #[test]
+    fn expectations() {
+        assert!(Expect::default().allows("ok"));
+        let e = Expect::AnyOf(vec!["corrupted".into(), "malformed".into()]);
+        assert!(e.allows("malformed") && !e.allows("ok"));
+        assert_eq!(e.describe(), "corrupted or malformed");
+    }
+}

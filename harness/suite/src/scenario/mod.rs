@@ -251,3 +251,60 @@ pub fn filter(scenarios: Vec<Scenario>, glob: Option<&str>) -> Result<Vec<Scenar
         .filter(|s| m.is_match(&s.id))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        let mut s: Scenario = toml::from_str(text).unwrap();
+        s.family = s.id.split('/').next().unwrap().into();
+        s
+    }
+
+    #[test]
+    fn requirements_follow_the_steps() {
+        let s = scenario(
+            r#"
+id = "corrupted-blob/x"
+title = "t"
+why = "w"
+[[actors]]
+name = "p"
+user = "alice"
+[[steps]]
+do = "backup"
+actor = "p"
+secret = { key = "aa" }
+[[steps]]
+do = "storage"
+user = "alice"
+op = "flip"
+offset = 3
+"#,
+        );
+        let r = implied_requirements(&s);
+        for need in ["op:backup", "storage-access", "client-adapter"] {
+            assert!(r.contains(need), "{r:?}");
+        }
+        assert!(!r.contains("server-restart"));
+    }
+
+    #[test]
+    fn filter_globs_over_ids() {
+        let all: Vec<Scenario> = ["protocol/a", "protocol/b", "conflict/stress-16x50"]
+            .iter()
+            .map(|id| scenario(&format!("id = \"{id}\"\ntitle = \"t\"\nwhy = \"w\"\n")))
+            .collect();
+        let ids = |g| {
+            filter(all.clone(), Some(g))
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("protocol/*"), ["protocol/a", "protocol/b"]);
+        assert_eq!(ids("*stress*"), ["conflict/stress-16x50"]);
+        assert!(filter(all, Some("[")).is_err());
+    }
+}
