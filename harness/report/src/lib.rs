@@ -1,2 +1,425 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! The result model of one `backproof run` and everything made from it: the JSON report
+//! (schema in `reports/schema.json`), Markdown for a CI step summary, JUnit XML, one
+//! self-contained HTML page (several reports side by side), the diff between two reports,
+//! the baseline gate, and the known-deviations file.
+//!
+//! A report has a deterministic part (what [`Report::snapshot`] returns) and `timings`,
+//! the only part that changes between two identical runs; the reference report kept in
+//! `reports/` is the deterministic part, so it can be compared byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+mod deviations;
+mod diff;
+mod html;
+mod junit;
+mod markdown;
+#[cfg(feature = "insta")]
+pub mod snapshot;
+
+pub use deviations::{DeviationsError, apply_deviations, load_deviations, parse_deviations};
+pub use diff::{Change, Diff, Gate, diff, gate};
+pub use html::render_html;
+pub use junit::render_junit;
+pub use markdown::render_markdown;
+
+/// The case families, in the order reports list them (BRIEF §7). A family not listed here
+/// is still reported, after these, alphabetically.
+pub const FAMILIES: [&str; 7] = [
+    "vectors",
+    "conflict",
+    "wrong-passphrase",
+    "corrupted-blob",
+    "mid-rotation-crash",
+    "smart-recovery",
+    "protocol",
+];
+
+/// One run of the suite against one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub suite: SuiteInfo,
+    pub target: TargetInfo,
+    /// Which infrastructure ran the cases, e.g. "local (initdb + s3s-fs)".
+    pub stack: String,
+    pub cases: Vec<CaseResult>,
+    /// Where the target deliberately differs (from `--deviations FILE`). Kept in the report
+    /// so that every rendering shows them.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
+    pub totals: Totals,
+    /// The only non-deterministic part; absent from snapshots (and so defaulted on load).
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteInfo {
+    pub name: String,
+    pub version: String,
+    pub vectors_digest: String,
+    pub scenarios_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInfo {
+    pub server: String,
+    pub client: String,
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseResult {
+    /// Unique in a report, stable across runs (diffs and baselines match on it).
+    pub id: String,
+    pub family: String,
+    pub title: String,
+    pub outcome: Outcome,
+    pub expected: String,
+    pub observed: String,
+    /// Why the outcome is what it is: the failed check, the accepted alternative, the
+    /// missing capability, the infrastructure problem. Empty for a plain pass.
+    pub reason: String,
+}
+
+/// How one case ended (BRIEF §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    /// An allowed alternative behaviour, e.g. 428 where 409 is the reference.
+    PassAcceptable,
+    Fail,
+    /// The target lacks what the case needs (an op, restart control, storage access).
+    Unsupported,
+    /// The harness or its infrastructure failed, not the target.
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Pass,
+        Outcome::PassAcceptable,
+        Outcome::Fail,
+        Outcome::Unsupported,
+        Outcome::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::PassAcceptable => "pass-acceptable",
+            Outcome::Fail => "fail",
+            Outcome::Unsupported => "unsupported",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// `pass` or `pass-acceptable`.
+    pub fn is_passing(self) -> bool {
+        matches!(self, Outcome::Pass | Outcome::PassAcceptable)
+    }
+
+    /// `fail` or `error`: what makes a run (or a gate without baseline) exit 1.
+    pub fn is_failing(self) -> bool {
+        matches!(self, Outcome::Fail | Outcome::Error)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| {
+                ReportError::Invalid(format!(
+                    "unknown outcome {s:?}; expected one of pass, pass-acceptable, fail, unsupported, error"
+                ))
+            })
+    }
+}
+
+/// A case where the target deliberately differs from the reference, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    pub case: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    pub pass: u32,
+    pub pass_acceptable: u32,
+    pub fail: u32,
+    pub unsupported: u32,
+    pub error: u32,
+}
+
+impl Totals {
+    pub fn from_cases(cases: &[CaseResult]) -> Totals {
+        let mut t = Totals::default();
+        for c in cases {
+            t.add(c.outcome);
+        }
+        t
+    }
+
+    pub fn add(&mut self, outcome: Outcome) {
+        *self.slot(outcome) += 1;
+    }
+
+    pub fn get(&self, outcome: Outcome) -> u32 {
+        match outcome {
+            Outcome::Pass => self.pass,
+            Outcome::PassAcceptable => self.pass_acceptable,
+            Outcome::Fail => self.fail,
+            Outcome::Unsupported => self.unsupported,
+            Outcome::Error => self.error,
+        }
+    }
+
+    fn slot(&mut self, outcome: Outcome) -> &mut u32 {
+        match outcome {
+            Outcome::Pass => &mut self.pass,
+            Outcome::PassAcceptable => &mut self.pass_acceptable,
+            Outcome::Fail => &mut self.fail,
+            Outcome::Unsupported => &mut self.unsupported,
+            Outcome::Error => &mut self.error,
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        Outcome::ALL.into_iter().map(|o| self.get(o)).sum()
+    }
+}
+
+/// Wall-clock facts of a run; never part of a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    /// RFC 3339 UTC, e.g. "2026-01-31T12:00:00Z".
+    pub started_at: String,
+    pub wall_ms: u64,
+    /// Case id → milliseconds.
+    pub cases: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read report {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{origin} is not a backproof report JSON (see reports/schema.json): {source}"
+    )]
+    Json {
+        origin: String,
+        source: serde_json::Error,
+    },
+    #[error("invalid report: {0}")]
+    Invalid(String),
+}
+
+impl Report {
+    /// Builds a report, computing the totals and putting cases and deviations in id order
+    /// (so two runs of the same suite list them identically).
+    pub fn from_cases(
+        suite: SuiteInfo,
+        target: TargetInfo,
+        stack: impl Into<String>,
+        mut cases: Vec<CaseResult>,
+        mut deviations: Vec<Deviation>,
+        timings: Timings,
+    ) -> Report {
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        deviations.sort();
+        deviations.dedup();
+        let totals = Totals::from_cases(&cases);
+        Report {
+            suite,
+            target,
+            stack: stack.into(),
+            cases,
+            deviations,
+            totals,
+            timings,
+        }
+    }
+
+    /// The deterministic part: everything but `timings`, cases and deviations sorted by
+    /// case id. Two runs of the same suite on the same target give equal snapshots.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let mut cases = self.cases.clone();
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut deviations = self.deviations.clone();
+        deviations.sort();
+        deviations.dedup();
+        serde_json::json!({
+            "suite": self.suite,
+            "target": self.target,
+            "stack": self.stack,
+            "cases": cases,
+            "deviations": deviations,
+            "totals": Totals::from_cases(&cases),
+        })
+    }
+
+    /// [`Report::snapshot`] as pretty JSON with a final newline: the bytes kept in
+    /// `reports/reference.json`.
+    pub fn snapshot_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.snapshot())
+            .expect("a JSON value always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// The full report (with timings) as pretty JSON with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("the report model always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Parses a full report or a snapshot (timings absent) and checks what the schema
+    /// cannot: unique case ids and totals that match the cases.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Report, ReportError> {
+        let report: Report = serde_json::from_str(text).map_err(|source| ReportError::Json {
+            origin: origin.to_string(),
+            source,
+        })?;
+        report.validate().map_err(|e| match e {
+            ReportError::Invalid(m) => ReportError::Invalid(format!("{origin}: {m}")),
+            other => other,
+        })?;
+        Ok(report)
+    }
+
+    pub fn load(path: &Path) -> Result<Report, ReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Report::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// Consistency checks beyond the JSON shape.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        let mut seen = BTreeSet::new();
+        for c in &self.cases {
+            if c.id.trim().is_empty() {
+                return Err(ReportError::Invalid(format!(
+                    "a case of family {:?} has an empty id",
+                    c.family
+                )));
+            }
+            if !seen.insert(c.id.as_str()) {
+                return Err(ReportError::Invalid(format!(
+                    "case id {:?} appears more than once",
+                    c.id
+                )));
+            }
+        }
+        let computed = Totals::from_cases(&self.cases);
+        if computed != self.totals {
+            return Err(ReportError::Invalid(format!(
+                "totals {:?} do not match the cases, which count {:?}",
+                self.totals, computed
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn case(&self, id: &str) -> Option<&CaseResult> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    pub fn deviation(&self, case: &str) -> Option<&Deviation> {
+        self.deviations.iter().find(|d| d.case == case)
+    }
+
+    /// Cases grouped by family, families in [`FAMILIES`] order then alphabetical, cases in
+    /// id order.
+    pub fn families(&self) -> Vec<(String, Vec<&CaseResult>)> {
+        let mut map: BTreeMap<(usize, &str), Vec<&CaseResult>> = BTreeMap::new();
+        for c in &self.cases {
+            map.entry((family_rank(&c.family), c.family.as_str()))
+                .or_default()
+                .push(c);
+        }
+        map.into_iter()
+            .map(|((_, f), mut cs)| {
+                cs.sort_by(|a, b| a.id.cmp(&b.id));
+                (f.to_string(), cs)
+            })
+            .collect()
+    }
+
+    /// Failing cases that no deviation covers: what makes a run without baseline exit 1.
+    pub fn unexcused_failures(&self) -> Vec<&CaseResult> {
+        self.cases
+            .iter()
+            .filter(|c| c.outcome.is_failing() && self.deviation(&c.id).is_none())
+            .collect()
+    }
+
+    /// Deviations naming no case of this report, or a case that passes: worth cleaning up.
+    pub fn stale_deviations(&self) -> Vec<(&Deviation, &'static str)> {
+        self.deviations
+            .iter()
+            .filter_map(|d| match self.case(&d.case) {
+                None => Some((d, "no such case in this run")),
+                Some(c) if c.outcome.is_passing() => {
+                    Some((d, "the case passes now; the deviation can go"))
+                }
+                Some(_) => None,
+            })
+            .collect()
+    }
+
+    /// A short name for the target, used as a column header when reports sit side by side.
+    pub fn label(&self) -> String {
+        if self.target.server == self.target.client {
+            self.target.server.clone()
+        } else {
+            format!("{} / {}", self.target.server, self.target.client)
+        }
+    }
+}
+
+pub(crate) fn family_rank(family: &str) -> usize {
+    FAMILIES
+        .iter()
+        .position(|f| *f == family)
+        .unwrap_or(FAMILIES.len())
+}
+
+/// Families of several reports together, in report order.
+pub(crate) fn all_families(reports: &[Report]) -> Vec<String> {
+    let set: BTreeSet<(usize, String)> = reports
+        .iter()
+        .flat_map(|r| r.cases.iter())
+        .map(|c| (family_rank(&c.family), c.family.clone()))
+        .collect();
+    set.into_iter().map(|(_, f)| f).collect()
+}

@@ -1,0 +1,245 @@
+//! JUnit XML in the dialect every CI reads (Jenkins' junit-10.xsd, Ant's format):
+//! one `<testsuite>` per family, one `<testcase>` per case.
+//!
+//! Mapping: `pass` → passed; `pass-acceptable` → passed, with the accepted alternative in
+//! `<system-out>`; `fail` → `<failure>`; `error` → `<error>`; `unsupported` → `<skipped>`; a
+//! failing case covered by a known deviation → `<skipped>` whose message names the
+//! deviation (the gate accepts it, so the CI's test view should not go red for it), with
+//! expected vs observed in the body. Run facts and every deviation are also in the
+//! `<properties>` of a leading `backproof` suite that has no test cases.
+
+use std::fmt::Write as _;
+
+use crate::{CaseResult, Report};
+
+pub fn render_junit(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let t = &report.totals;
+    let families = report.families();
+    // Counted from the cases as rendered: deviated failures are skipped, not failures.
+    let mut failures = 0;
+    let mut errors = 0;
+    let mut skipped = 0;
+    for c in &report.cases {
+        match kind(report, c) {
+            Kind::Failure => failures += 1,
+            Kind::Error => errors += 1,
+            Kind::Skipped => skipped += 1,
+            Kind::Passed => {}
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">",
+        attr(&format!("{} {}", report.suite.name, report.suite.version)),
+        t.total(),
+        seconds(report.timings.wall_ms)
+    );
+
+    let timestamp = if report.timings.started_at.is_empty() {
+        String::new()
+    } else {
+        format!(" timestamp=\"{}\"", attr(&report.timings.started_at))
+    };
+
+    // Run facts and deviations.
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"backproof\" tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\" time=\"0\"{timestamp}>"
+    );
+    out.push_str("    <properties>\n");
+    let mut props: Vec<(String, String)> = vec![
+        ("suite.name".into(), report.suite.name.clone()),
+        ("suite.version".into(), report.suite.version.clone()),
+        ("suite.vectors_digest".into(), report.suite.vectors_digest.clone()),
+        (
+            "suite.scenarios_digest".into(),
+            report.suite.scenarios_digest.clone(),
+        ),
+        ("target.server".into(), report.target.server.clone()),
+        ("target.client".into(), report.target.client.clone()),
+        (
+            "target.capabilities".into(),
+            report.target.capabilities.join(","),
+        ),
+        ("stack".into(), report.stack.clone()),
+    ];
+    for d in &report.deviations {
+        props.push((format!("deviation:{}", d.case), d.reason.clone()));
+    }
+    for (name, value) in props {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            attr(&name),
+            attr(&value)
+        );
+    }
+    out.push_str("    </properties>\n  </testsuite>\n");
+
+    for (family, cases) in &families {
+        let (mut f, mut e, mut s, mut ms) = (0, 0, 0, 0u64);
+        for c in cases {
+            match kind(report, c) {
+                Kind::Failure => f += 1,
+                Kind::Error => e += 1,
+                Kind::Skipped => s += 1,
+                Kind::Passed => {}
+            }
+            ms += report.timings.cases.get(&c.id).copied().unwrap_or(0);
+        }
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" package=\"backproof\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{}\"{timestamp}>",
+            attr(family),
+            cases.len(),
+            seconds(ms)
+        );
+        for c in cases {
+            testcase(&mut out, report, c);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+enum Kind {
+    Passed,
+    Failure,
+    Error,
+    Skipped,
+}
+
+fn kind(report: &Report, c: &CaseResult) -> Kind {
+    use crate::Outcome::*;
+    match c.outcome {
+        Pass | PassAcceptable => Kind::Passed,
+        Unsupported => Kind::Skipped,
+        Fail | Error if report.deviation(&c.id).is_some() => Kind::Skipped,
+        Fail => Kind::Failure,
+        Error => Kind::Error,
+    }
+}
+
+fn testcase(out: &mut String, report: &Report, c: &CaseResult) {
+    let ms = report.timings.cases.get(&c.id).copied().unwrap_or(0);
+    let _ = write!(
+        out,
+        "    <testcase name=\"{}\" classname=\"backproof.{}\" time=\"{}\"",
+        attr(&c.id),
+        attr(&c.family),
+        seconds(ms)
+    );
+    let body = detail(c);
+    let deviation = report.deviation(&c.id);
+    match (kind(report, c), deviation) {
+        (Kind::Passed, _) if c.reason.is_empty() && deviation.is_none() => {
+            out.push_str("/>\n");
+            return;
+        }
+        (Kind::Passed, _) => {
+            out.push_str(">\n");
+            let mut text = format!("{}: {}\n{body}", c.outcome, c.title);
+            if let Some(d) = deviation {
+                let _ = write!(text, "known deviation (no longer needed): {}\n", d.reason);
+            }
+            let _ = writeln!(out, "      <system-out>{}</system-out>", text_esc(&text));
+        }
+        (Kind::Skipped, Some(d)) => {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped type=\"known-deviation\" message=\"{}\">{}</skipped>",
+                attr(&format!("known deviation ({}): {}", c.outcome, d.reason)),
+                text_esc(&body)
+            );
+        }
+        (Kind::Skipped, None) => {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped type=\"unsupported\" message=\"{}\">{}</skipped>",
+                attr(&format!("unsupported: {}", c.reason)),
+                text_esc(&body)
+            );
+        }
+        (Kind::Failure, _) => {
+            let _ = writeln!(
+                out,
+                ">\n      <failure type=\"fail\" message=\"{}\">{}</failure>",
+                attr(&format!("expected {}; observed {}", c.expected, c.observed)),
+                text_esc(&body)
+            );
+        }
+        (Kind::Error, _) => {
+            let _ = writeln!(
+                out,
+                ">\n      <error type=\"infrastructure\" message=\"{}\">{}</error>",
+                attr(&format!("harness error: {}", c.reason)),
+                text_esc(&body)
+            );
+        }
+    }
+    out.push_str("    </testcase>\n");
+}
+
+fn detail(c: &CaseResult) -> String {
+    let mut s = format!(
+        "{}\nexpected: {}\nobserved: {}\n",
+        c.title, c.expected, c.observed
+    );
+    if !c.reason.is_empty() {
+        let _ = writeln!(s, "reason: {}", c.reason);
+    }
+    s
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Escapes for an attribute value. Characters XML 1.0 cannot carry at all (most C0
+/// controls) are written as `\u{..}` text instead of being dropped; tab/newline become
+/// character references so attribute normalisation keeps them.
+fn attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => push_legal(&mut out, c),
+        }
+    }
+    out
+}
+
+/// Escapes for element text.
+fn text_esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\t' => out.push(ch),
+            '\r' => out.push_str("&#13;"),
+            c => push_legal(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_legal(out: &mut String, c: char) {
+    let legal = matches!(c as u32, 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+    if legal {
+        out.push(c);
+    } else {
+        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    }
+}
