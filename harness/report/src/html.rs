@@ -29,7 +29,7 @@ h3 { font-size:14px; margin:14px 0 6px; }
 h3 .count { color:var(--muted); font-weight:normal; }
 table { border-collapse:collapse; }
 th, td { border:1px solid var(--line); padding:4px 8px; text-align:left; vertical-align:top; }
-th { background:var(--bg); }
+th { background:var(--bg); white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .legend span { display:inline-flex; align-items:center; gap:4px; margin-right:14px; color:var(--muted); }
 .sw { display:inline-block; width:14px; height:14px; border-radius:3px; }
@@ -50,7 +50,7 @@ a.cell:hover, a.cell:focus, a.cell.selected { outline:2px solid var(--ink); outl
 #matrix td.id { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:12px; }
 #deviations li { margin:2px 0; }
 code { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:12px; }
-#detail { position:fixed; top:0; right:0; bottom:0; width:min(520px,100%); background:#fff; border-left:1px solid var(--line);
+#detail { position:fixed; top:0; right:0; bottom:0; width:min(460px,100%); background:#fff; border-left:1px solid var(--line);
           box-shadow:-8px 0 24px rgba(0,0,0,.12); padding:16px 20px; overflow:auto; }
 #detail[hidden] { display:none; }
 #detail h2 { margin-top:0; word-break:break-all; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
@@ -178,6 +178,7 @@ pub fn render_html(reports: &[Report]) -> String {
     );
 
     summary(&mut out, reports);
+    failures(&mut out, reports);
     deviations(&mut out, reports);
     grid(&mut out, reports, &families);
     matrix(&mut out, reports, &families);
@@ -240,6 +241,30 @@ fn summary(out: &mut String, reports: &[Report]) {
     }
     out.push_str("<span><i class=\"sw o-missing\"></i>not in that report</span><span><i class=\"sw o-pass dev\"></i>known deviation</span></p>\n");
     out.push_str("<p id=\"dom-counts\"></p>\n</section>\n");
+}
+
+/// Failing cases (not covered by a deviation) listed up front, with expected vs observed.
+fn failures(out: &mut String, reports: &[Report]) {
+    if reports.iter().all(|r| r.unexcused_failures().is_empty()) {
+        return;
+    }
+    out.push_str("<section id=\"failures\"><h2>Failures</h2>\n<table><thead><tr><th>#</th><th>case</th><th>outcome</th><th>expected</th><th>observed</th><th>reason</th></tr></thead><tbody>\n");
+    for (i, r) in reports.iter().enumerate() {
+        for c in r.unexcused_failures() {
+            let _ = writeln!(
+                out,
+                "<tr class=\"failure\"><td>{}</td><td class=\"id\"><a href=\"#{}\"><code>{}</code></a></td><td><span class=\"badge o-{o}\">{o}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                i + 1,
+                escape(&case_href(&c.id, i)),
+                escape(&c.id),
+                escape(&c.expected),
+                escape(&c.observed),
+                escape(&c.reason),
+                o = c.outcome.as_str(),
+            );
+        }
+    }
+    out.push_str("</tbody></table>\n</section>\n");
 }
 
 fn deviations(out: &mut String, reports: &[Report]) {

@@ -148,6 +148,12 @@ fn injected_failure_in_html() {
     let cell = format!("data-case=\"{FAILING_ID}\" data-report=\"0\" data-outcome=\"fail\"");
     assert!(html.contains(&cell), "the grid has the failing cell");
     assert_eq!(html.matches("<a class=\"cell o-fail").count(), 1, "one failing cell in the grid");
+    // Listed up front, readable without the script.
+    let failures = &html[html.find("<section id=\"failures\">").expect("failures section")..];
+    let failures = &failures[..failures.find("</section>").unwrap()];
+    assert_eq!(failures.matches("<tr class=\"failure\">").count(), 1);
+    assert!(failures.contains(&format!("<code>{FAILING_ID}</code>")));
+    assert!(failures.contains(&format!("<td>{FAILING_EXPECTED}</td><td>second writer got 200; the first writer&#39;s contacts were lost</td>")), "{failures}");
     // Detail data for the panel (JSON with <>& escaped, the rest verbatim).
     let data_start = html.find("<script type=\"application/json\" id=\"report-data\">").unwrap();
     let data_end = data_start + html[data_start..].find("</script>").unwrap();
