@@ -331,23 +331,28 @@ impl World {
             dir: dir.path().to_path_buf(),
             _dir: dir,
         };
-        for (name, user) in actors {
-            world.add_actor(name, user)?;
+        // Adapters start in parallel, off the async threads (spawn and hello block).
+        let starts: Vec<_> = actors
+            .iter()
+            .map(|(name, _)| {
+                let state = world.dir.join(format!("state-{name}"));
+                let cmd = world.target.client_adapter.clone();
+                tokio::task::spawn_blocking(move || -> Result<AdapterProcess, String> {
+                    std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+                    let mut p = AdapterProcess::spawn(&cmd, Some(&state))
+                        .map_err(|e| format!("cannot start the client adapter: {e}"))?;
+                    p.hello()
+                        .map_err(|e| format!("client adapter hello failed: {e}"))?;
+                    Ok(p)
+                })
+            })
+            .collect();
+        for ((name, user), start) in actors.iter().zip(starts) {
+            let p = start.await.map_err(|e| e.to_string())??;
+            world.actors.insert(name.clone(), Arc::new(Mutex::new(p)));
+            world.actor_users.insert(name.clone(), user.clone());
         }
         Ok(world)
-    }
-
-    pub fn add_actor(&mut self, name: &str, user: &str) -> Result<(), String> {
-        let state = self.dir.join(format!("state-{name}"));
-        std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
-        let mut p = AdapterProcess::spawn(&self.target.client_adapter, Some(&state))
-            .map_err(|e| format!("cannot start the client adapter: {e}"))?;
-        p.hello()
-            .map_err(|e| format!("client adapter hello failed: {e}"))?;
-        self.actors
-            .insert(name.to_string(), Arc::new(Mutex::new(p)));
-        self.actor_users.insert(name.to_string(), user.to_string());
-        Ok(())
     }
 
     /// The server-side user name of a logical user.
