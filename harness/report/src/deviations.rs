@@ -16,17 +16,19 @@ use crate::{Deviation, Report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviationsError {
-    #[error("cannot read deviations file {path}: {source}")]
+    #[error("cannot read deviations file {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "{origin} is not a valid deviations file: {message}\n\
          expected entries like:\n  [[deviation]]\n  case = \"conflict/some-case\"\n  reason = \"why we differ\""
     )]
     Syntax { origin: String, message: String },
-    #[error("{origin}: deviation #{index} has an empty {field}; every deviation needs a case id and a reason")]
+    #[error(
+        "{origin}: deviation #{index} has an empty {field}; every deviation needs a case id and a reason"
+    )]
     Empty {
         origin: String,
         index: usize,
@@ -80,9 +82,9 @@ pub fn parse_deviations(text: &str, origin: &str) -> Result<Vec<Deviation>, Devi
 }
 
 pub fn load_deviations(path: &Path) -> Result<Vec<Deviation>, DeviationsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DeviationsError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| DeviationsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     parse_deviations(&text, &path.display().to_string())
 }

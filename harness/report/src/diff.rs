@@ -87,6 +87,13 @@ impl Diff {
         !self.regressions.is_empty()
     }
 
+    /// Pretty JSON with a final newline (`backproof diff --format json`).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("the diff model always serializes");
+        s.push('\n');
+        s
+    }
+
     /// Plain text for a terminal: one line per case, regressions first.
     pub fn render_text(&self) -> String {
         let mut out = String::new();

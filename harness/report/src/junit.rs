@@ -52,7 +52,10 @@ pub fn render_junit(report: &Report) -> String {
     let mut props: Vec<(String, String)> = vec![
         ("suite.name".into(), report.suite.name.clone()),
         ("suite.version".into(), report.suite.version.clone()),
-        ("suite.vectors_digest".into(), report.suite.vectors_digest.clone()),
+        (
+            "suite.vectors_digest".into(),
+            report.suite.vectors_digest.clone(),
+        ),
         (
             "suite.scenarios_digest".into(),
             report.suite.scenarios_digest.clone(),
@@ -143,7 +146,7 @@ fn testcase(out: &mut String, report: &Report, c: &CaseResult) {
             out.push_str(">\n");
             let mut text = format!("{}: {}\n{body}", c.outcome, c.title);
             if let Some(d) = deviation {
-                let _ = write!(text, "known deviation (no longer needed): {}\n", d.reason);
+                let _ = writeln!(text, "known deviation (no longer needed): {}", d.reason);
             }
             let _ = writeln!(out, "      <system-out>{}</system-out>", text_esc(&text));
         }

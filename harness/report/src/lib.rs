@@ -225,17 +225,15 @@ pub struct Timings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read report {path}: {source}")]
+    #[error("cannot read report {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error(
-        "{origin} is not a backproof report JSON (see reports/schema.json): {source}"
-    )]
+    #[error("{origin} is not a backproof report JSON (see reports/schema.json): {cause}")]
     Json {
         origin: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("invalid report: {0}")]
     Invalid(String),
@@ -288,8 +286,8 @@ impl Report {
     /// [`Report::snapshot`] as pretty JSON with a final newline: the bytes kept in
     /// `reports/reference.json`.
     pub fn snapshot_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.snapshot())
-            .expect("a JSON value always serializes");
+        let mut s =
+            serde_json::to_string_pretty(&self.snapshot()).expect("a JSON value always serializes");
         s.push('\n');
         s
     }
@@ -304,9 +302,9 @@ impl Report {
     /// Parses a full report or a snapshot (timings absent) and checks what the schema
     /// cannot: unique case ids and totals that match the cases.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Report, ReportError> {
-        let report: Report = serde_json::from_str(text).map_err(|source| ReportError::Json {
+        let report: Report = serde_json::from_str(text).map_err(|cause| ReportError::Json {
             origin: origin.to_string(),
-            source,
+            cause,
         })?;
         report.validate().map_err(|e| match e {
             ReportError::Invalid(m) => ReportError::Invalid(format!("{origin}: {m}")),
@@ -316,9 +314,9 @@ impl Report {
     }
 
     pub fn load(path: &Path) -> Result<Report, ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| ReportError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Report::from_json_str(&text, &path.display().to_string())
     }

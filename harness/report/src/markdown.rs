@@ -47,7 +47,9 @@ fn render(report: &Report, passing_rows: bool) -> String {
         let caps: Vec<String> = report.target.capabilities.iter().map(|c| esc(c)).collect();
         let _ = writeln!(out, "**capabilities** {}\n", caps.join(", "));
     }
-    out.push_str("| ✅ pass | 🟢 pass-acceptable | ❌ fail | ⚪ unsupported | ⚠️ error | total |\n");
+    out.push_str(
+        "| ✅ pass | 🟢 pass-acceptable | ❌ fail | ⚪ unsupported | ⚠️ error | total |\n",
+    );
     out.push_str("|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(
         out,
@@ -102,7 +104,11 @@ fn render(report: &Report, passing_rows: bool) -> String {
             .filter(|o| counts.get(*o) > 0)
             .map(|o| format!("{} {}", counts.get(o), o))
             .collect();
-        let open = if counts.fail + counts.error > 0 { " open" } else { "" };
+        let open = if counts.fail + counts.error > 0 {
+            " open"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "<details{open}><summary><b>{}</b> — {}</summary>\n",

@@ -31,6 +31,9 @@ pub fn assert_report_snapshot_at(dir: &Path, name: &str, report: &Report) {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.bind(|| {
-        insta::assert_binary_snapshot!(&format!("{name}.json"), report.snapshot_json().into_bytes());
+        insta::assert_binary_snapshot!(
+            &format!("{name}.json"),
+            report.snapshot_json().into_bytes()
+        );
     });
 }

@@ -72,7 +72,9 @@ fn run_chromium(bin: &Path, profile: &Path, args: &[String], url: &str) -> Strin
 
 /// The opening tag of the first element whose tag starts with `start`.
 fn opening_tag<'a>(dom: &'a str, start: &str) -> &'a str {
-    let i = dom.find(start).unwrap_or_else(|| panic!("{start} not in the DOM"));
+    let i = dom
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in the DOM"));
     let end = i + dom[i..].find('>').unwrap();
     &dom[i..=end]
 }
@@ -93,7 +95,10 @@ fn html_report_renders_grid_and_failing_detail_in_chromium() {
         eprintln!("SKIPPED: {msg}");
         return;
     };
-    let reports = [large_report("reference", false), large_report("acme-backup 2.3", true)];
+    let reports = [
+        large_report("reference", false),
+        large_report("acme-backup 2.3", true),
+    ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-html");
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("matrix.html");
@@ -103,16 +108,27 @@ fn html_report_renders_grid_and_failing_detail_in_chromium() {
     let url = format!("file://{}#case={FAILING_ID_LARGE}&report=1", page.display());
     let dom = run_chromium(&bin, profile.path(), &["--dump-dom".into()], &url);
 
-    assert_eq!(attr(opening_tag(&dom, "<body"), "data-ready").as_deref(), Some("1"), "the script ran to its end");
+    assert_eq!(
+        attr(opening_tag(&dom, "<body"), "data-ready").as_deref(),
+        Some("1"),
+        "the script ran to its end"
+    );
 
     // Counts the script found in the DOM = the models' totals over both reports.
     let counts = opening_tag(&dom, "<p id=\"dom-counts\"");
     for o in Outcome::ALL {
         let want: u32 = reports.iter().map(|r| r.totals.get(o)).sum();
-        assert_eq!(attr(counts, &format!("data-{o}")), Some(want.to_string()), "grid cells with outcome {o}: {counts}");
+        assert_eq!(
+            attr(counts, &format!("data-{o}")),
+            Some(want.to_string()),
+            "grid cells with outcome {o}: {counts}"
+        );
     }
     assert_eq!(attr(counts, "data-missing").as_deref(), Some("0"));
-    assert!(reports[1].totals.fail >= 3, "the faulty implementation has failures to show");
+    assert!(
+        reports[1].totals.fail >= 3,
+        "the faulty implementation has failures to show"
+    );
 
     // The failing cell's detail is open, for the right implementation, with what was expected and seen.
     let aside = opening_tag(&dom, "<aside id=\"detail\"");
@@ -121,16 +137,37 @@ fn html_report_renders_grid_and_failing_detail_in_chromium() {
     assert_eq!(attr(aside, "data-report").as_deref(), Some("1"));
     let detail = &dom[dom.find("<aside id=\"detail\"").unwrap()..];
     let detail = &detail[..detail.find("</aside>").unwrap()];
-    assert!(detail.contains(&format!("<pre class=\"v-expected\">{FAILING_EXPECTED}</pre>")), "{detail}");
-    assert!(detail.contains(&format!("<pre class=\"v-observed\">{FAILING_OBSERVED}</pre>")), "{detail}");
-    assert!(detail.contains("<span class=\"badge o-fail\">fail</span>"), "{detail}");
-    assert!(detail.contains("acme-backup 2.3"), "names the implementation: {detail}");
+    assert!(
+        detail.contains(&format!(
+            "<pre class=\"v-expected\">{FAILING_EXPECTED}</pre>"
+        )),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!(
+            "<pre class=\"v-observed\">{FAILING_OBSERVED}</pre>"
+        )),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<span class=\"badge o-fail\">fail</span>"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("acme-backup 2.3"),
+        "names the implementation: {detail}"
+    );
     // The selected cell is highlighted in the grid.
     let selected = dom.matches("selected").count();
     assert!(selected >= 1, "a cell is marked selected");
 
     // Without a fragment, no detail is open.
-    let plain = run_chromium(&bin, profile.path(), &["--dump-dom".into()], &format!("file://{}", page.display()));
+    let plain = run_chromium(
+        &bin,
+        profile.path(),
+        &["--dump-dom".into()],
+        &format!("file://{}", page.display()),
+    );
     assert!(opening_tag(&plain, "<aside id=\"detail\"").contains(" hidden"));
 
     // Screenshot kept as an artifact.
@@ -139,10 +176,17 @@ fn html_report_renders_grid_and_failing_detail_in_chromium() {
     run_chromium(
         &bin,
         profile.path(),
-        &[format!("--screenshot={}", shot.display()), "--window-size=1400,900".into()],
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,900".into(),
+        ],
         &url,
     );
     let png = std::fs::read(&shot).expect("screenshot written");
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "a real PNG ({} bytes)", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "a real PNG ({} bytes)",
+        png.len()
+    );
     eprintln!("screenshot: {}", shot.display());
 }
