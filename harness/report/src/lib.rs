@@ -405,6 +405,12 @@ impl Report {
     }
 }
 
+/// The full report as pretty JSON (same as [`Report::to_json`]), named like the other
+/// renderers.
+pub fn render_json(report: &Report) -> String {
+    report.to_json()
+}
+
 pub(crate) fn family_rank(family: &str) -> usize {
     FAMILIES
         .iter()
