@@ -1,2 +1,27 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! backproof's reference client and the JSON Lines adapter protocol.
+//!
+//! - [`Client`]: backup / restore / rotate / recover / delete against a server speaking the
+//!   API of BRIEF §4 (docs/API.md), with retries, the 409 merge loop and a crash-surviving
+//!   state directory (docs/CLIENT.md).
+//! - [`adapter`]: the protocol types of docs/ADAPTER.md, the serving loop behind
+//!   `backproof adapter`, and [`adapter::AdapterProcess`], the driver the suite uses to talk
+//!   to any client through its adapter.
+//!
+//! The format layer (`backproof-format`) is pure; this crate supplies what it does not do:
+//! I/O, randomness (salt, nonce, jitter) and time.
+
+pub mod adapter;
+mod client;
+mod error;
+mod http;
+mod retry;
+mod state;
+
+pub use client::{
+    BackupOutcome, Candidate, Client, ClientConfig, Recovered, Restored, RotateOutcome, Server,
+    random_nonce, random_salt,
+};
+pub use error::ClientError;
+pub use retry::RetryPolicy;
+pub use state::StateStore;

@@ -1,0 +1,10 @@
+//! The adapter protocol (docs/ADAPTER.md): how the suite drives any client through a child
+//! process speaking JSON Lines. [`protocol`] has the wire types, [`serve`] the reference
+//! adapter's loop, and [`AdapterProcess`] the driver.
+
+mod driver;
+pub mod protocol;
+mod serve;
+
+pub use driver::{AdapterError, AdapterProcess, DriverError, HELLO_TIMEOUT, split_command};
+pub use serve::{AdapterConfig, MAX_LINE_BYTES, ServeError, serve};

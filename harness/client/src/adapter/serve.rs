@@ -1,0 +1,336 @@
+//! The serving side: `backproof adapter` reads JSON Lines requests and answers each, in
+//! order, one line per answer, flushed. Nothing a peer sends can stop the loop except
+//! closing stdin: every bad line gets a `malformed` answer.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use backproof_format::payload;
+use backproof_format::{ErrorClass, KdfParams};
+
+use super::protocol::*;
+use crate::client::{Candidate, Client, ClientConfig, random_nonce, random_salt};
+use crate::error::ClientError;
+
+/// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
+/// and a blob in one request). Longer lines are answered `malformed` and skipped.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How the reference adapter behaves.
+#[derive(Debug, Clone)]
+pub struct AdapterConfig {
+    /// The client behind the server ops; its `kdf` is also the default of `seal`, and its
+    /// `state_dir` what survives a restart.
+    pub client: ClientConfig,
+    /// Announced by `hello` as `implementation`.
+    pub implementation: String,
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        AdapterConfig {
+            client: ClientConfig::default(),
+            implementation: format!("backproof-reference {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Why the loop stopped other than by end of input.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Writing an answer (or reading input) failed: the peer is gone.
+    #[error("adapter I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The client could not be set up (state directory unusable).
+    #[error("cannot start the reference client: {0}")]
+    Client(#[from] ClientError),
+}
+
+struct OpError {
+    class: String,
+    message: String,
+    tried: Option<Vec<String>>,
+}
+
+impl OpError {
+    fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        OpError {
+            class: class.as_str().to_string(),
+            message: message.into(),
+            tried: None,
+        }
+    }
+    fn malformed(message: impl Into<String>) -> Self {
+        OpError::new(ErrorClass::Malformed, message)
+    }
+}
+
+impl From<ClientError> for OpError {
+    fn from(e: ClientError) -> Self {
+        OpError {
+            class: e.class().as_str().to_string(),
+            message: e.to_string(),
+            tried: e.tried().map(<[String]>::to_vec),
+        }
+    }
+}
+
+impl From<backproof_format::Error> for OpError {
+    fn from(e: backproof_format::Error) -> Self {
+        OpError::new(e.class(), e.to_string())
+    }
+}
+
+/// Reads one line into `buf` (without the newline). Returns `Ok(None)` at end of input,
+/// `Ok(Some(false))` when the line exceeded `MAX_LINE_BYTES` (its bytes are discarded).
+async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut overflow = false;
+    let mut any = false;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(if any { Some(!overflow) } else { None });
+        }
+        any = true;
+        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if !overflow {
+            if buf.len() + part.len() > MAX_LINE_BYTES {
+                overflow = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        let used = done.unwrap_or(chunk.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(Some(!overflow));
+        }
+    }
+}
+
+/// Serves requests from `reader` until end of input, answering on `writer`.
+pub async fn serve<R, W>(reader: R, writer: W, config: AdapterConfig) -> Result<(), ServeError>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let client = Client::new(config.client.clone())?;
+    let mut reader = reader;
+    let mut writer = writer;
+    let mut line = Vec::new();
+    while let Some(fits) = read_line(&mut reader, &mut line).await? {
+        let answer = if !fits {
+            error_answer(
+                None,
+                OpError::malformed(format!(
+                    "request line longer than {MAX_LINE_BYTES} bytes; skipped"
+                )),
+            )
+        } else {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                // Blank lines separate nothing and request nothing.
+                continue;
+            }
+            handle_line(&line, &client, &config).await
+        };
+        let mut out = serde_json::to_vec(&answer).map_err(std::io::Error::other)?;
+        out.push(b'\n');
+        writer.write_all(&out).await?;
+        writer.flush().await?;
+    }
+    Ok(())
+}
+
+fn error_answer(id: Option<u64>, e: OpError) -> Value {
+    let mut error = json!({"class": e.class, "message": e.message});
+    if let Some(t) = e.tried {
+        error["tried"] = json!(t);
+    }
+    json!({"id": id, "error": error})
+}
+
+/// Answers one request line (exposed for tests and for in-process use).
+async fn handle_line(line: &[u8], client: &Client, config: &AdapterConfig) -> Value {
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t,
+        Err(e) => {
+            return error_answer(
+                None,
+                OpError::malformed(format!("request line is not UTF-8: {e}")),
+            );
+        }
+    };
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_answer(
+                None,
+                OpError::malformed(format!("request line is not JSON: {e}")),
+            );
+        }
+    };
+    let Some(obj) = value.as_object() else {
+        return error_answer(
+            None,
+            OpError::malformed("a request is a JSON object {\"id\": N, \"op\": NAME, ...}"),
+        );
+    };
+    let Some(id) = obj.get("id").and_then(Value::as_u64) else {
+        return error_answer(
+            None,
+            OpError::malformed("request `id` missing or not a non-negative integer"),
+        );
+    };
+    let Some(op) = obj.get("op").and_then(Value::as_str) else {
+        return error_answer(
+            Some(id),
+            OpError::malformed("request `op` missing or not a string"),
+        );
+    };
+    match dispatch(op, &value, client, config).await {
+        Ok(result) => json!({"id": id, "result": result}),
+        Err(e) => error_answer(Some(id), e),
+    }
+}
+
+fn parse<T: DeserializeOwned>(op: &str, v: &Value) -> Result<T, OpError> {
+    T::deserialize(v).map_err(|e| OpError::malformed(format!("bad `{op}` request: {e}")))
+}
+
+fn check_profile(profile: &str) -> Result<(), OpError> {
+    if profile == PROFILE_V1 {
+        Ok(())
+    } else {
+        Err(OpError::new(
+            ErrorClass::UnsupportedVersion,
+            format!("profile {profile:?} is not supported; this adapter speaks \"v1\""),
+        ))
+    }
+}
+
+fn to_value<T: serde::Serialize>(t: &T) -> Result<Value, OpError> {
+    serde_json::to_value(t).map_err(|e| OpError::malformed(format!("cannot encode answer: {e}")))
+}
+
+async fn dispatch(
+    op: &str,
+    v: &Value,
+    client: &Client,
+    config: &AdapterConfig,
+) -> Result<Value, OpError> {
+    match op {
+        "hello" => to_value(&HelloResult {
+            protocol: PROTOCOL_VERSION,
+            implementation: config.implementation.clone(),
+            profiles: vec![PROFILE_V1.to_string()],
+            ops: ALL_OPS.iter().map(|s| s.to_string()).collect(),
+        }),
+        "derive" => {
+            let r: DeriveRequest = parse(op, v)?;
+            let ikm = backproof_format::derive_ikm(&r.passphrase, &r.salt.0, &r.kdf.into())?;
+            to_value(&DeriveResult {
+                ikm: Hex(ikm.to_vec()),
+            })
+        }
+        "seal" => {
+            let r: SealRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let kdf: KdfParams = r.kdf.map(Into::into).unwrap_or(client.config().kdf);
+            let salt = match r.salt {
+                Some(s) => s.0,
+                None => random_salt()?.to_vec(),
+            };
+            let nonce: [u8; 12] = match r.nonce {
+                Some(n) => n.0.try_into().map_err(|n: Vec<u8>| {
+                    OpError::malformed(format!("`nonce` must be 12 bytes, got {}", n.len()))
+                })?,
+                None => random_nonce()?,
+            };
+            let blob =
+                backproof_format::seal(&r.secret.to_secret(), &kdf, &salt, &nonce, &r.plaintext.0)?;
+            to_value(&SealResult { blob: Hex(blob) })
+        }
+        "open" => {
+            let r: OpenRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let plaintext =
+                backproof_format::open(&r.secret.to_secret(), &r.blob.0, &client.config().policy)?;
+            to_value(&OpenResult {
+                plaintext: Hex(plaintext.to_vec()),
+            })
+        }
+        "backup" => {
+            let r: BackupRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let p = payload::decode(&r.payload.0)?;
+            let out = client
+                .backup(&(&r.server).into(), &r.secret.to_secret(), &p)
+                .await?;
+            to_value(&VersionResult {
+                version: out.version,
+            })
+        }
+        "restore" => {
+            let r: RestoreRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let out = client
+                .restore(&(&r.server).into(), &r.secret.to_secret())
+                .await?;
+            to_value(&RestoreResult {
+                payload: Hex(out.plaintext.to_vec()),
+                version: out.version,
+            })
+        }
+        "rotate" => {
+            let r: RotateRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let out = client
+                .rotate(
+                    &(&r.server).into(),
+                    &r.old.to_secret(),
+                    &r.new.to_secret(),
+                )
+                .await?;
+            to_value(&VersionResult {
+                version: out.version,
+            })
+        }
+        "recover" => {
+            let r: RecoverRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            let candidates: Vec<Candidate> = r
+                .candidates
+                .iter()
+                .map(|c| Candidate {
+                    id: c.id.clone(),
+                    secret: c.secret.to_secret(),
+                })
+                .collect();
+            let out = client.recover(&(&r.server).into(), &candidates).await?;
+            to_value(&RecoverResult {
+                matched: out.matched,
+                payload: Hex(out.plaintext.to_vec()),
+                version: out.version,
+            })
+        }
+        "delete" => {
+            let r: DeleteRequest = parse(op, v)?;
+            check_profile(&r.profile)?;
+            client.delete(&(&r.server).into()).await?;
+            Ok(json!({}))
+        }
+        other => Err(OpError::malformed(format!(
+            "unknown op {other:?}; known ops: {}",
+            ALL_OPS.join(", ")
+        ))),
+    }
+}
