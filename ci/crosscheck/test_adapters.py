@@ -452,8 +452,7 @@ def server_checks(r: Runner, ads_cmds: dict[str, list[str]], tmp: str) -> None:
                 expect(got["matched"] == "k1" and got["payload"] == before["payload"], f"recover: {got['matched']}")
                 ans = b.call("recover", profile="v1", server=s, candidates=[cands[0], cands[1], cands[3]])
                 expect(ans.get("error", {}).get("class") == "wrong_key", f"recover without a match: {ans}")
-                msg = ans["error"]["message"]
-                expect(all(c in msg for c in ("old", "k0", "new")), f"message must list what was tried: {msg}")
+                expect(ans["error"].get("tried") == ["old", "k0", "new"], f"tried must list the ids in order: {ans['error']}")
             r.check(f"{n}: rotate, idempotent retry, recover by key_check", rotate)
 
             def http_errors() -> None:
@@ -515,6 +514,8 @@ def server_checks(r: Runner, ads_cmds: dict[str, list[str]], tmp: str) -> None:
                         got = "ok" if "result" in ans else ans["error"]["class"]
                         if got != t["result"]:
                             problems.append(f"tcId {t['tcId']}: expected {t['result']}, got {ans}")
+                        elif got == "wrong_key" and "tried" in t and ans["error"].get("tried") != t["tried"]:
+                            problems.append(f"tcId {t['tcId']}: tried {ans['error'].get('tried')}, expected {t['tried']}")
                         elif got == "ok" and (ans["result"]["matched"] != t["matched"] or ans["result"]["version"] != 7):
                             problems.append(f"tcId {t['tcId']}: matched {ans['result']['matched']}")
                         elif got == "ok" and "plaintext" in t and ans["result"]["payload"] != t["plaintext"]:

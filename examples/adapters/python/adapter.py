@@ -52,10 +52,17 @@ CONNECT_TIMEOUT = 5.0
 class AdapterError(Exception):
     """An answer with an error class from the closed list (docs/FORMAT.md)."""
 
-    def __init__(self, cls: str, message: str) -> None:
+    def __init__(self, cls: str, message: str, tried: list[str] | None = None) -> None:
         super().__init__(message)
         self.cls = cls
         self.message = message
+        self.tried = tried  # recover's wrong_key: the candidate ids, in the order tried
+
+    def answer(self) -> dict:
+        err: dict = {"class": self.cls, "message": self.message}
+        if self.tried is not None:
+            err["tried"] = self.tried
+        return err
 
 
 # --- blob format v1 ------------------------------------------------------------------------
@@ -629,7 +636,7 @@ class Adapter:
             plaintext = decrypt(header, key, resp.body)
             decode_payload(plaintext)
             return {"matched": cid, "payload": plaintext.hex(), "version": etag_version(resp)}
-        raise AdapterError("wrong_key", "no candidate opens this backup; tried: " + ", ".join(tried))
+        raise AdapterError("wrong_key", "no candidate opens this backup; tried: " + ", ".join(tried), tried)
 
     def op_delete(self, req: dict) -> dict:
         server = get_server(req)
@@ -656,7 +663,7 @@ class Adapter:
                 raise AdapterError("unsupported_version", f"profile {profile!r} is not supported (only v1)")
             return {"id": rid, "result": getattr(self, f"op_{op}")(req)}
         except AdapterError as exc:
-            return {"id": rid, "error": {"class": exc.cls, "message": exc.message}}
+            return {"id": rid, "error": exc.answer()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # Missing or mistyped fields: an answer, never a crash.
             return {"id": rid, "error": {"class": "malformed", "message": f"bad request: {type(exc).__name__}: {exc}"}}

@@ -36,10 +36,19 @@ const EXPECT_CONTINUE_ABOVE = 1 << 20;
 
 /** An answer with an error class from the closed list (docs/FORMAT.md). */
 class AdapterError extends Error {
-  /** @param {string} cls @param {string} message */
-  constructor(cls, message) {
+  /** @param {string} cls @param {string} message @param {string[]} [tried] */
+  constructor(cls, message, tried) {
     super(message);
     this.cls = cls;
+    /** recover's wrong_key: the candidate ids, in the order tried */
+    this.tried = tried;
+  }
+
+  answer() {
+    /** @type {{class: string, message: string, tried?: string[]}} */
+    const err = { class: this.cls, message: this.message };
+    if (this.tried) err.tried = this.tried;
+    return err;
   }
 }
 
@@ -755,7 +764,7 @@ class Adapter {
       decodePayload(plaintext);
       return { matched: id, payload: plaintext.toString("hex"), version: etagVersion(resp) };
     }
-    throw new AdapterError("wrong_key", `no candidate opens this backup; tried: ${tried.join(", ")}`);
+    throw new AdapterError("wrong_key", `no candidate opens this backup; tried: ${tried.join(", ")}`, tried);
   }
 
   /** @param {any} req */
@@ -791,7 +800,7 @@ class Adapter {
       const result = await /** @type {any} */ (this)[op](req);
       return { id, result };
     } catch (e) {
-      if (e instanceof AdapterError) return { id, error: { class: e.cls, message: e.message } };
+      if (e instanceof AdapterError) return { id, error: e.answer() };
       // Anything unforeseen about a request is still an answer, never a crash.
       return { id, error: { class: "malformed", message: `bad request: ${errText(e)}` } };
     }
