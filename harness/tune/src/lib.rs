@@ -1,2 +1,28 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! backproof-tune: finds Argon2id parameters whose derivation time lands in a target window
+//! on the device that will run them (BRIEF §10), and the parsers the client uses to accept
+//! them (`m=…,t=…,p=…` strings and the file `backproof tune --json FILE` writes).
+//!
+//! - [`search`]: the search itself, pure logic over a [`Measure`].
+//! - [`LocalMeasure`]: measures `backproof_format::derive_ikm`, the reference client's path.
+//! - [`parse`]: `--target`, `--max-memory` and KDF parameter parsing; [`parse_kdf`] and
+//!   [`load_kdf_file`] are the client's entry points.
+//! - [`output`]: the `--json` result ([`TuneReport`]) and the human-readable summary.
+
+pub mod adapter;
+pub mod local;
+pub mod output;
+pub mod parse;
+pub mod progress;
+pub mod search;
+
+pub use backproof_format::{KdfParams, Policy};
+pub use local::LocalMeasure;
+pub use output::{RunInfo, TuneReport};
+pub use parse::{
+    KdfParseError, format_kdf, load_kdf_file, parse_kdf, parse_memory, parse_target,
+    physical_memory_kib,
+};
+pub use search::{
+    Config, Event, Measure, MeasureError, Phase, Probe, TuneError, Tuned, Window, tune,
+};
