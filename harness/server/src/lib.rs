@@ -1,2 +1,305 @@
 #![forbid(unsafe_code)]
-//! See docs/ARCHITECTURE.md.
+//! backproof reference server: the v1 backup API (docs/API.md) on Postgres + S3.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), backproof_server::ServerError> {
+//! let config = backproof_server::Config {
+//!     database_url: "postgres://postgres@127.0.0.1:5432/backproof".into(),
+//!     s3_endpoint: "http://127.0.0.1:9000".into(),
+//!     s3_bucket: "backproof".into(),
+//!     s3_access_key: "ak".into(),
+//!     s3_secret_key: "sk".into(),
+//!     auth_secret: "a long random secret".into(),
+//!     ..Default::default()
+//! };
+//! let server = backproof_server::bind(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run().await
+//! # }
+//! ```
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod api;
+mod auth;
+pub mod failpoint;
+mod problem;
+mod storage;
+mod sweep;
+
+pub use api::MIN_BLOB_BYTES;
+pub use auth::{mint_token, valid_user, verify_token};
+pub use problem::ProblemKind;
+pub use sweep::SweepStats;
+
+/// Default body limit: 2 MiB (BRIEF §4).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Everything the server needs. `Default` gives the documented defaults and empty storage
+/// settings, which [`bind`] refuses with a message naming the missing setting.
+#[derive(Clone)]
+pub struct Config {
+    /// Where to listen (127.0.0.1:8080 by default).
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    pub s3_region: String,
+    /// HMAC key for bearer tokens (see [`mint_token`]).
+    pub auth_secret: String,
+    /// Bodies longer than this are refused with 413.
+    pub max_blob_bytes: u64,
+    /// Unreferenced objects younger than this are left alone by the sweeper.
+    pub orphan_grace: Duration,
+    /// How often the sweeper runs (it also runs once at start).
+    pub sweep_interval: Duration,
+    /// Where bodies of unknown length (chunked) are spooled, at most `max_blob_bytes` each.
+    pub spool_dir: PathBuf,
+    pub db_max_connections: u32,
+    /// Seed 002's bug, for proving the suite catches it: one S3 key per user
+    /// (`backups/{user}`), overwritten before the database update. Never use otherwise.
+    pub unsafe_overwrite_in_place: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: String::new(),
+            s3_endpoint: String::new(),
+            s3_bucket: String::new(),
+            s3_access_key: String::new(),
+            s3_secret_key: String::new(),
+            s3_region: "us-east-1".into(),
+            auth_secret: String::new(),
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            orphan_grace: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(60),
+            spool_dir: std::env::temp_dir(),
+            db_max_connections: 16,
+            unsafe_overwrite_in_place: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that secrets (and a password inside the database URL) never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_access_key", &"<redacted>")
+            .field("s3_secret_key", &"<redacted>")
+            .field("s3_region", &self.s3_region)
+            .field("auth_secret", &"<redacted>")
+            .field("max_blob_bytes", &self.max_blob_bytes)
+            .field("orphan_grace", &self.orphan_grace)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("spool_dir", &self.spool_dir)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("unsafe_overwrite_in_place", &self.unsafe_overwrite_in_place)
+            .finish()
+    }
+}
+
+/// `postgres://user:pass@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot reach Postgres at {url}: {source} (is it running? check --database-url)")]
+    Database { url: String, source: sqlx::Error },
+    #[error("applying database migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "cannot use S3 bucket {bucket:?} at {endpoint}: {message} (check --s3-endpoint, --s3-bucket and the keys)"
+    )]
+    S3 {
+        endpoint: String,
+        bucket: String,
+        message: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+/// A server bound to its address, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: api::Shared,
+}
+
+/// A cheap handle to a running server's storage, for tests and tooling.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    state: api::Shared,
+}
+
+impl ServerHandle {
+    /// Runs one sweep now (in addition to the periodic ones).
+    pub async fn sweep_now(&self) -> Result<SweepStats, ServerError> {
+        sweep::sweep_once(&self.state)
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))
+    }
+}
+
+/// Checks the configuration, connects to Postgres (applying the embedded migrations) and
+/// S3 (the bucket must exist), and binds the listener.
+pub async fn bind(config: Config) -> Result<Server, ServerError> {
+    let missing = [
+        (
+            "database URL (--database-url / BACKPROOF_DATABASE_URL)",
+            config.database_url.is_empty(),
+        ),
+        (
+            "S3 endpoint (--s3-endpoint / BACKPROOF_S3_ENDPOINT)",
+            config.s3_endpoint.is_empty(),
+        ),
+        (
+            "S3 bucket (--s3-bucket / BACKPROOF_S3_BUCKET)",
+            config.s3_bucket.is_empty(),
+        ),
+        (
+            "auth secret (--auth-secret / BACKPROOF_AUTH_SECRET)",
+            config.auth_secret.is_empty(),
+        ),
+    ];
+    if let Some((what, _)) = missing.iter().find(|(_, m)| *m) {
+        return Err(ServerError::Config(format!("no {what} given")));
+    }
+    if config.max_blob_bytes < MIN_BLOB_BYTES {
+        return Err(ServerError::Config(format!(
+            "--max-blob-bytes must be at least {MIN_BLOB_BYTES} (the minimum body size)"
+        )));
+    }
+    failpoint::setup_from_env().map_err(ServerError::Config)?;
+
+    let db = storage::db_pool(&config).map_err(|source| ServerError::Database {
+        url: redact_url(&config.database_url),
+        source,
+    })?;
+    // Connect eagerly once so a wrong URL fails here, with the URL in the message.
+    db.acquire().await.map_err(|source| ServerError::Database {
+        url: redact_url(&config.database_url),
+        source,
+    })?;
+    sqlx::migrate!("./migrations").run(&db).await?;
+
+    let s3 = storage::s3_client(&config);
+    s3.head_bucket()
+        .bucket(&config.s3_bucket)
+        .send()
+        .await
+        .map_err(|e| ServerError::S3 {
+            endpoint: config.s3_endpoint.clone(),
+            bucket: config.s3_bucket.clone(),
+            message: storage::StorageError::s3(e).to_string(),
+        })?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let state = Arc::new(api::AppState {
+        config,
+        db,
+        s3,
+        inflight: Mutex::new(HashSet::new()),
+    });
+    Ok(Server { listener, state })
+}
+
+impl Server {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Serves until the process ends.
+    pub async fn run(self) -> Result<(), ServerError> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in progress.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let sweeper = tokio::spawn(sweep_loop(self.state.clone()));
+        let app = api::router(self.state.clone());
+        let res = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        res.map_err(ServerError::Io)
+    }
+}
+
+async fn sweep_loop(state: api::Shared) {
+    loop {
+        if let Err(e) = sweep::sweep_once(&state).await {
+            tracing::warn!(error = %e, "orphan sweep failed; retrying at the next interval");
+        }
+        tokio::time::sleep(state.config.sweep_interval).await;
+    }
+}
+
+/// Binds, prints `listening on http://ADDR` on stdout (harnesses wait for that line), and
+/// serves until Ctrl-C.
+pub async fn serve(config: Config) -> Result<(), ServerError> {
+    let server = bind(config).await?;
+    println!("listening on http://{}", server.local_addr());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// A fresh random secret (hex) for demo servers; from the OS RNG through UUID v4.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
