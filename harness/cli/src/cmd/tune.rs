@@ -1,9 +1,158 @@
-//! `backproof tune`: Argon2id tuning.
+//! `backproof tune`: finds Argon2id parameters whose derivation lands in a target window on
+//! the device that will run them (BRIEF §10). The search is `backproof_tune::tune`; this
+//! module parses options, picks the measurer (local or through an adapter) and reports.
 
-/// Argon2id tuning.
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use backproof_tune::search::{Measure, MeasureError};
+use backproof_tune::{KdfParams, RunInfo, TuneError, TuneReport, Window};
+
+use crate::exit;
+
+/// Find Argon2id parameters that take 500 ms – 1 s on this device.
+///
+/// Starts at the policy floor (m=7168 KiB, t=5), scales memory then passes until one
+/// derivation takes 250 ms, then adjusts proportionally (time ∝ m·t, memory up to the budget
+/// first, then passes) until the median of several runs lands in the window. Prints the
+/// parameters, their median and min–max, and the `--kdf` argument for the client. Exits 2,
+/// naming the option to change, when the window cannot be reached.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_long_help = "Examples:\n  backproof tune\n  backproof tune --max-memory 1GiB --lanes 2\n  \
+backproof tune --json kdf.json && backproof client backup --kdf-file kdf.json …\n  \
+backproof tune --client-adapter \"./my-client --adapter\"   # tune for the device the adapter runs on"
+)]
+pub struct Args {
+    /// Target time of one derivation, LOW..HIGH (units us, ms, s); the search aims at the
+    /// middle.
+    #[arg(long, default_value = "500ms..1s", value_name = "LOW..HIGH", value_parser = parse_window)]
+    target: Window,
+    /// Memory budget for m_cost (KiB, MiB or GiB; a bare number is MiB). Never more than half
+    /// of this machine's physical memory: larger values are lowered to that.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = parse_memory)]
+    max_memory: u32,
+    /// Lanes (p_cost). With the reference client, lanes run on threads.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    lanes: u32,
+    /// Derivations in the final measurement; the median decides.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    runs: u32,
+    /// Measure a client under test through its adapter's `derive` op instead of this
+    /// machine's own derivation (the command is started like `backproof run` starts it).
+    #[arg(long, value_name = "CMD")]
+    client_adapter: Option<String>,
+    /// Write the machine-readable result (schema backproof-tune/1, see docs/TUNING.md) to
+    /// FILE, or to stdout instead of the summary when no FILE is given. The client takes the
+    /// file with `--kdf-file`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("`backproof tune` is not built yet")
+fn parse_window(s: &str) -> Result<Window, String> {
+    backproof_tune::parse_target(s).map_err(|e| e.to_string())
+}
+
+fn parse_memory(s: &str) -> Result<u32, String> {
+    backproof_tune::parse_memory(s).map_err(|e| e.to_string())
+}
+
+/// Times the adapter's `derive` round trip.
+struct AdapterMeasure {
+    process: backproof_client::adapter::AdapterProcess,
+    timeout: Duration,
+    checked: bool,
+}
+
+impl Measure for AdapterMeasure {
+    fn measure(&mut self, params: &KdfParams) -> Result<Duration, MeasureError> {
+        // The first derivation (the warm-up, at the floor) is checked against ours.
+        let expected = if self.checked {
+            None
+        } else {
+            Some(backproof_tune::adapter::expected_ikm(params)?)
+        };
+        let fields = backproof_tune::adapter::derive_fields(params);
+        let start = Instant::now();
+        let answer = self.process.call("derive", fields, self.timeout);
+        let elapsed = start.elapsed();
+        let result = answer
+            .map_err(|e| MeasureError::new(format!("adapter failed: {e}")))?
+            .map_err(|e| MeasureError::new(format!("adapter answered `derive` with {e}")))?;
+        backproof_tune::adapter::check_derive_result(&result, expected.as_ref())?;
+        self.checked = true;
+        Ok(elapsed)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let mut max_memory = args.max_memory;
+    if let Some(total) = backproof_tune::physical_memory_kib() {
+        let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
+        if max_memory > half {
+            eprintln!(
+                "backproof tune: --max-memory lowered from {max_memory} KiB to {half} KiB \
+                 (half of this machine's physical memory)"
+            );
+            max_memory = half;
+        }
+    }
+    let cfg = backproof_tune::Config::new(args.target, max_memory, args.lanes, args.runs);
+    let info = RunInfo {
+        window: args.target,
+        max_memory_kib: max_memory,
+        lanes: args.lanes,
+        runs: args.runs,
+        adapter: args.client_adapter.clone(),
+    };
+
+    let mut measure: Box<dyn Measure> = match &args.client_adapter {
+        None => Box::new(backproof_tune::LocalMeasure::default()),
+        Some(cmd) => {
+            let mut process = backproof_client::adapter::AdapterProcess::spawn(cmd, None)
+                .with_context(|| format!("starting the client adapter {cmd:?}"))?;
+            let hello = process
+                .hello()
+                .with_context(|| format!("`hello` to the client adapter {cmd:?}"))?;
+            if !hello.ops.iter().any(|op| op == "derive") {
+                anyhow::bail!(
+                    "the client adapter {cmd:?} ({}) does not list `derive` in its ops, so it \
+                     cannot be tuned through; implement `derive` (BRIEF §6) or tune locally",
+                    hello.implementation
+                );
+            }
+            // A derivation at 16× the window's upper bound is surely stuck.
+            let timeout = (args.target.high * 16).max(Duration::from_secs(60));
+            Box::new(AdapterMeasure {
+                process,
+                timeout,
+                checked: false,
+            })
+        }
+    };
+
+    let mut view = backproof_tune::progress::ProgressView::default();
+    let outcome = backproof_tune::tune(measure.as_mut(), &cfg, &mut |e| view.on_event(e));
+    view.finish();
+
+    let (report, code) = match &outcome {
+        Ok(tuned) => (TuneReport::success(&info, tuned), exit::OK),
+        Err(TuneError::Config(msg)) => anyhow::bail!("{msg}"),
+        Err(err) => (TuneReport::failure(&info, err), exit::HARNESS),
+    };
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{}", report.to_json()),
+        Some(path) => {
+            std::fs::write(path, report.to_json() + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            print!("{}", report.render_text());
+            println!("  wrote {}", path.display());
+        }
+        None => print!("{}", report.render_text()),
+    }
+    if let Err(err) = &outcome {
+        eprintln!("backproof tune: {err}");
+    }
+    Ok(code)
 }
