@@ -436,6 +436,9 @@ impl hyper::body::Body for HashingBody {
                             ));
                         }
                         tap.hasher.update(&data);
+                        // The HTTP client stops polling once the exact size hint is
+                        // reached, so the end is recognised by count, not by `None`.
+                        tap.finished = tap.count == this.expected;
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                     // Request trailers have no meaning here; S3 must not see them.
