@@ -6,3 +6,4 @@
 pub mod history;
 pub mod run;
 pub mod scenario;
+pub mod vectors;

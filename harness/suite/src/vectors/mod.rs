@@ -1,0 +1,65 @@
+//! Known-answer vectors (vectors/README.md): the seeded generator that writes the JSON
+//! files, and the checker that runs them against any [`Implementation`].
+
+mod check;
+mod generate;
+mod json;
+
+use std::path::{Path, PathBuf};
+
+pub use check::{
+    Candidate, CaseOutcome, CaseResult, ClassError, Implementation, OpResult, Recovered, Reference,
+    SecretSpec, Summary, check, summarize,
+};
+pub use generate::generate_all;
+
+/// The vector files, in the order they are generated and checked.
+pub const FILES: [&str; 5] = [
+    "argon2id.json",
+    "hkdf-sha256.json",
+    "aes-256-gcm.json",
+    "blob-v1.json",
+    "smart-recovery.json",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum VectorsError {
+    #[error(
+        "cannot read {path}: {source}; pass --vectors DIR pointing at the repository's vectors/ folder"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not valid vector JSON: {reason}; regenerate it with `backproof vectors generate`"
+    )]
+    Invalid { path: PathBuf, reason: String },
+    #[error("invalid --filter glob {glob:?}: {reason}")]
+    Filter { glob: String, reason: String },
+    #[error("generating {file}: {reason}")]
+    Generate { file: &'static str, reason: String },
+}
+
+/// Write every vector file into `dir` (created if missing).
+pub fn write_all(dir: &Path) -> Result<Vec<(PathBuf, usize)>, VectorsError> {
+    std::fs::create_dir_all(dir).map_err(|source| VectorsError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (name, text, count) in generate_all()? {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| VectorsError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push((path, count));
+    }
+    Ok(written)
+}
