@@ -248,8 +248,11 @@ impl Client {
                 PostResult::Conflict if attempt == max => break,
                 PostResult::Conflict => match self.http.get(server).await? {
                     Some((stored_blob, version)) => {
-                        let stored =
-                            backproof_format::open_payload(secret, &stored_blob, &self.config.policy)?;
+                        let stored = backproof_format::open_payload(
+                            secret,
+                            &stored_blob,
+                            &self.config.policy,
+                        )?;
                         let merged = payload::merge(payload, &stored)?;
                         upload = payload::encode(&merged);
                         expected = Some(version);
@@ -269,13 +272,16 @@ impl Client {
 
     async fn fetch(&self, server: &Server) -> Result<(Vec<u8>, u64), ClientError> {
         Http::validate(server)?;
-        self.http.get(server).await?.ok_or_else(|| ClientError::Status {
-            class: ErrorClass::NotFound,
-            status: 404,
-            method: "GET".into(),
-            url: format!("{}/v1/backup", server.url.trim_end_matches('/')),
-            detail: "this user has no backup on the server".into(),
-        })
+        self.http
+            .get(server)
+            .await?
+            .ok_or_else(|| ClientError::Status {
+                class: ErrorClass::NotFound,
+                status: 404,
+                method: "GET".into(),
+                url: format!("{}/v1/backup", server.url.trim_end_matches('/')),
+                detail: "this user has no backup on the server".into(),
+            })
     }
 
     /// Downloads and opens the current backup.
@@ -328,7 +334,10 @@ impl Client {
                     });
                 }
                 PostResult::Conflict => {
-                    tracing::debug!(version, "rotation lost against a concurrent write; retrying");
+                    tracing::debug!(
+                        version,
+                        "rotation lost against a concurrent write; retrying"
+                    );
                 }
             }
         }

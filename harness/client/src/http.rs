@@ -32,7 +32,10 @@ fn url_of(server: &Server) -> String {
 /// `"<v>"` (or a bare `<v>`) → v.
 pub(crate) fn parse_etag(value: &str) -> Option<u64> {
     let v = value.trim();
-    let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+    let v = v
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -68,8 +71,7 @@ impl Http {
         if server.token.is_empty() || server.token.chars().any(|c| c.is_control() || c == ' ') {
             return Err(ClientError::BadServer {
                 what: "token",
-                detail: "the token must be non-empty, without spaces or control characters"
-                    .into(),
+                detail: "the token must be non-empty, without spaces or control characters".into(),
             });
         }
         Ok(())
@@ -117,10 +119,7 @@ impl Http {
                 Err(_) => true,
             };
             let elapsed = started.elapsed();
-            if !retryable
-                || attempt >= self.retry.max_attempts
-                || elapsed >= self.retry.max_total
-            {
+            if !retryable || attempt >= self.retry.max_attempts || elapsed >= self.retry.max_total {
                 return match outcome {
                     Ok(r) => Ok(r),
                     Err(detail) => Err(ClientError::Network {
@@ -186,7 +185,13 @@ impl Http {
                 })
             }
             StatusCode::CONFLICT | StatusCode::PRECONDITION_REQUIRED => Ok(PostResult::Conflict),
-            s => Err(status_error(s, &body, "POST", &url_of(server), Some(blob.len()))),
+            s => Err(status_error(
+                s,
+                &body,
+                "POST",
+                &url_of(server),
+                Some(blob.len()),
+            )),
         }
     }
 

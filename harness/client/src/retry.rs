@@ -73,7 +73,10 @@ mod tests {
                     .base_delay
                     .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
                     .min(p.max_delay);
-                assert!(d >= full / 2 && d <= full, "retry {retry} r {r}: {d:?} vs {full:?}");
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "retry {retry} r {r}: {d:?} vs {full:?}"
+                );
             }
         }
         assert!(p.delay(3, 0) > p.delay(0, u32::MAX));

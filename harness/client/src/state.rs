@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::ClientError;
 use crate::Server;
+use crate::error::ClientError;
 
 /// A directory of small JSON files, one per (server URL, token).
 #[derive(Debug, Clone)]
@@ -149,7 +149,10 @@ mod tests {
         let s2 = StateStore::open(&dir.path().join("nested")).unwrap();
         assert_eq!(s2.load(&a).unwrap(), Some(4));
         assert_eq!(s2.load(&b).unwrap(), Some(9));
-        assert_eq!(s2.load(&server("http://127.0.0.1:1/", "tok-a")).unwrap(), Some(4));
+        assert_eq!(
+            s2.load(&server("http://127.0.0.1:1/", "tok-a")).unwrap(),
+            Some(4)
+        );
         s2.clear(&a).unwrap();
         assert_eq!(s.load(&a).unwrap(), None);
         assert_eq!(s.load(&b).unwrap(), Some(9));

@@ -18,7 +18,12 @@ pub struct Conn {
     #[arg(long, env = "BACKPROOF_SERVER")]
     pub server: String,
     /// Bearer token (see `backproof serve token`). Prefer --token-file on shared machines.
-    #[arg(long, env = "BACKPROOF_TOKEN", conflicts_with = "token_file", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BACKPROOF_TOKEN",
+        conflicts_with = "token_file",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// File holding the bearer token (surrounding whitespace ignored).
     #[arg(long, value_name = "FILE")]
@@ -112,8 +117,8 @@ fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
 }
 
 fn read_key(path: &Path) -> anyhow::Result<Secret> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
     if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
         if !raw.iter().all(u8::is_ascii_hexdigit) {
             return Ok(Secret::key(raw));
@@ -192,7 +197,11 @@ fn failed(e: &ClientError) -> u8 {
     if let Some(tried) = e.tried() {
         eprintln!("tried: {}", tried.join(", "));
     }
-    if e.is_local() { exit::HARNESS } else { exit::FAILED }
+    if e.is_local() {
+        exit::HARNESS
+    } else {
+        exit::FAILED
+    }
 }
 
 pub fn run(command: Command) -> anyhow::Result<u8> {

@@ -63,7 +63,10 @@ pub enum DriverError {
         source: std::io::Error,
     },
     /// No answer within the timeout; the child was killed.
-    #[error("adapter did not answer `{op}` within {timeout:?}; it was killed{}", tail(stderr))]
+    #[error(
+        "adapter did not answer `{op}` within {timeout:?}; it was killed{}",
+        tail(stderr)
+    )]
     Timeout {
         /// The op sent.
         op: String,
@@ -271,9 +274,18 @@ impl AdapterProcess {
             cmd: self.cmd.clone(),
             source,
         })?;
-        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
-        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin pipe"))?;
-        let stderr_pipe = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr pipe"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin pipe"))?;
+        let stderr_pipe = child
+            .stderr
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stderr pipe"))?;
 
         let (line_tx, line_rx) = mpsc::channel();
         thread::Builder::new()
@@ -413,11 +425,9 @@ impl AdapterProcess {
             match running.lines.recv_timeout(left) {
                 Ok(Line::Text(t)) if t.trim().is_empty() => continue,
                 Ok(Line::Text(t)) => {
-                    return serde_json::from_str::<Value>(&t).map_err(|e| {
-                        DriverError::Protocol {
-                            op: op.into(),
-                            detail: format!("answer line is not JSON ({e}): {}", clip(&t)),
-                        }
+                    return serde_json::from_str::<Value>(&t).map_err(|e| DriverError::Protocol {
+                        op: op.into(),
+                        detail: format!("answer line is not JSON ({e}): {}", clip(&t)),
                     });
                 }
                 Ok(Line::Err(e)) => return Err(DriverError::Io(e)),
@@ -455,9 +465,12 @@ impl AdapterProcess {
             op: op.into(),
             detail,
         };
-        let obj = answer
-            .as_object()
-            .ok_or_else(|| protocol(format!("answer is not an object: {}", clip(&answer.to_string()))))?;
+        let obj = answer.as_object().ok_or_else(|| {
+            protocol(format!(
+                "answer is not an object: {}",
+                clip(&answer.to_string())
+            ))
+        })?;
         match obj.get("id").and_then(Value::as_u64) {
             Some(got) if got == id => {}
             got => {
@@ -647,7 +660,15 @@ mod tests {
                 "".into()
             ])
         );
-        for shell in ["a | b", "a > f", "a; b", "echo $HOME", "FOO=1 cmd", "a && b", "x `y`"] {
+        for shell in [
+            "a | b",
+            "a > f",
+            "a; b",
+            "echo $HOME",
+            "FOO=1 cmd",
+            "a && b",
+            "x `y`",
+        ] {
             assert_eq!(split_command(shell).unwrap(), None, "{shell}");
         }
         for bad in ["", "   ", "'open", "\"open", "trailing\\"] {

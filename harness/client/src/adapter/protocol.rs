@@ -36,9 +36,7 @@ impl Hex {
             .char_indices()
             .find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
         {
-            return Err(format!(
-                "not lowercase hex: character {c:?} at offset {i}"
-            ));
+            return Err(format!("not lowercase hex: character {c:?} at offset {i}"));
         }
         hex::decode(s).map(Hex).map_err(|e| e.to_string())
     }
@@ -99,10 +97,9 @@ fn secret_from_parts(passphrase: Option<String>, key: Option<Hex>) -> Result<Wir
     match (passphrase, key) {
         (Some(p), None) => Ok(WireSecret::Passphrase(p)),
         (None, Some(k)) => {
-            let k: [u8; 32] = k
-                .0
-                .try_into()
-                .map_err(|v: Vec<u8>| format!("a key is 32 bytes (64 hex digits), got {}", v.len()))?;
+            let k: [u8; 32] = k.0.try_into().map_err(|v: Vec<u8>| {
+                format!("a key is 32 bytes (64 hex digits), got {}", v.len())
+            })?;
             Ok(WireSecret::Key(k))
         }
         (Some(_), Some(_)) => Err("a secret has either `passphrase` or `key`, not both".into()),

@@ -294,11 +294,7 @@ async fn dispatch(
             let r: RotateRequest = parse(op, v)?;
             check_profile(&r.profile)?;
             let out = client
-                .rotate(
-                    &(&r.server).into(),
-                    &r.old.to_secret(),
-                    &r.new.to_secret(),
-                )
+                .rotate(&(&r.server).into(), &r.old.to_secret(), &r.new.to_secret())
                 .await?;
             to_value(&VersionResult {
                 version: out.version,
