@@ -303,6 +303,23 @@ async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Resp
             .await;
         match got {
             Ok(obj) => {
+                // Serve what the store holds, even when it no longer matches the row: a
+                // damaged object must reach the client, whose integrity checks name it
+                // (`corrupted`/`malformed`); declaring the row's length instead would
+                // silently cut appended bytes or abort the stream mid-body.
+                let size = obj
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(row.size as u64);
+                if size != row.size as u64 {
+                    tracing::warn!(
+                        user,
+                        version = row.version,
+                        stored = size,
+                        expected = row.size,
+                        "stored object size differs from its metadata"
+                    );
+                }
                 let stream = tokio_util::io::ReaderStream::new(obj.body.into_async_read());
                 let mut r = Response::new(Body::from_stream(stream));
                 let h = r.headers_mut();
@@ -311,8 +328,8 @@ async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Resp
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/octet-stream"),
                 );
-                h.insert(header::CONTENT_LENGTH, HeaderValue::from(row.size as u64));
-                r.extensions_mut().insert(LoggedBytes(row.size as u64));
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+                r.extensions_mut().insert(LoggedBytes(size));
                 return Ok(r);
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {

@@ -93,7 +93,11 @@ pub async fn enumerate(
             let p = world.proxy(proxy)?;
             p.reset();
             world.run_step(operation).await?;
-            Ok::<_, Verdict>(p.steps())
+            let steps = p.steps().into_iter().map(|mut step| {
+                step.path = world.generalize(&step.path);
+                step
+            });
+            Ok::<_, Verdict>(steps.collect())
         }
         .await;
         world.shutdown().await;
@@ -191,7 +195,10 @@ async fn crash_case(
     p.reset();
     p.arm(Rule {
         at: nth,
-        matching: StepMatch::of(step),
+        matching: StepMatch::of(&ProxyStep {
+            path: world.localize(&step.path),
+            ..step.clone()
+        }),
         fault: Fault::Kill { pid, when },
     });
     // The server is restarted as soon as it dies, so a client that retries can finish.
@@ -229,7 +236,7 @@ async fn crash_case(
                 "steps this time: {}",
                 p.steps()
                     .iter()
-                    .map(|s| s.label())
+                    .map(|s| world.generalize(&s.label()))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

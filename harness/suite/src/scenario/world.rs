@@ -232,6 +232,23 @@ pub struct World {
     pub dir: PathBuf,
 }
 
+impl World {
+    /// Replaces this world's bucket and user prefix in a recorded request path with
+    /// placeholders: every crash point runs in a fresh world with fresh names, and reports
+    /// must not carry random ids.
+    pub fn generalize(&self, path: &str) -> String {
+        path.replace(&self.bucket, "{bucket}")
+            .replace(&self.prefix, "{p}")
+    }
+
+    /// The inverse of [`World::generalize`] for this world's names.
+    pub fn localize(&self, pattern: &str) -> String {
+        pattern
+            .replace("{bucket}", &self.bucket)
+            .replace("{p}", &self.prefix)
+    }
+}
+
 fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
