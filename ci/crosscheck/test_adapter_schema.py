@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Checks docs/schema/adapter-request.schema.json and adapter-answer.schema.json against
+example lines of the adapter protocol (docs/ADAPTER.md): lines the reference adapter
+accepts or emits must validate, lines it refuses must not.
+
+Usage:  python3 ci/crosscheck/test_adapter_schema.py [-v]
+Needs `jsonschema` (draft 2020-12). Prints one line per failure (every line with -v) and a
+final `N passed, M failed`; exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCHEMAS = ROOT / "docs" / "schema"
+
+KEY = "00" * 31 + "01"
+SERVER = {"url": "http://127.0.0.1:8080", "token": "bpt1.alice.xyz"}
+KDF = {"m_cost": 7168, "t_cost": 5, "p_cost": 1}
+PASS = {"passphrase": "correct horse battery staple"}
+
+# (description, request object, valid?)
+REQUESTS: list[tuple[str, object, bool]] = [
+    ("hello", {"id": 1, "op": "hello"}, True),
+    ("hello with extra member (ignored)", {"id": 1, "op": "hello", "x": 1}, True),
+    ("derive", {"id": 2, "op": "derive", "passphrase": "pw", "salt": "00" * 16, "kdf": KDF}, True),
+    ("derive empty salt", {"id": 2, "op": "derive", "passphrase": "pw", "salt": "", "kdf": KDF}, True),
+    ("seal minimal", {"id": 3, "op": "seal", "profile": "v1", "secret": PASS, "plaintext": "abcd"}, True),
+    (
+        "seal known-answer",
+        {"id": 3, "op": "seal", "profile": "v1", "secret": {"key": KEY}, "plaintext": "",
+         "kdf": KDF, "salt": "11" * 16, "nonce": "22" * 12},
+        True,
+    ),
+    ("seal null optionals", {"id": 3, "op": "seal", "profile": "v1", "secret": PASS,
+                             "plaintext": "00", "kdf": None, "salt": None, "nonce": None}, True),
+    ("secret with null other half", {"id": 4, "op": "open", "profile": "v1",
+                                     "secret": {"passphrase": "x", "key": None}, "blob": "00"}, True),
+    ("open", {"id": 4, "op": "open", "profile": "v1", "secret": {"key": KEY}, "blob": "424b5046"}, True),
+    ("backup", {"id": 5, "op": "backup", "profile": "v1", "server": SERVER, "secret": PASS, "payload": "0801"}, True),
+    ("restore", {"id": 6, "op": "restore", "profile": "v1", "server": SERVER, "secret": PASS}, True),
+    ("rotate", {"id": 7, "op": "rotate", "profile": "v1", "server": SERVER, "old": PASS, "new": {"key": KEY}}, True),
+    (
+        "recover",
+        {"id": 8, "op": "recover", "profile": "v1", "server": SERVER,
+         "candidates": [{"id": "old", "passphrase": "x"}, {"id": "export", "key": KEY}]},
+        True,
+    ),
+    ("recover no candidates", {"id": 8, "op": "recover", "profile": "v1", "server": SERVER, "candidates": []}, True),
+    ("delete", {"id": 9, "op": "delete", "profile": "v1", "server": SERVER}, True),
+    ("profile v2 parses (answered unsupported_version)", {"id": 9, "op": "delete", "profile": "v2", "server": SERVER}, True),
+    # invalid
+    ("not an object", [1, 2], False),
+    ("missing id", {"op": "hello"}, False),
+    ("negative id", {"id": -1, "op": "hello"}, False),
+    ("string id", {"id": "1", "op": "hello"}, False),
+    ("missing op", {"id": 1}, False),
+    ("unknown op", {"id": 1, "op": "frobnicate"}, False),
+    ("uppercase hex", {"id": 4, "op": "open", "profile": "v1", "secret": PASS, "blob": "ABCD"}, False),
+    ("odd-length hex", {"id": 4, "op": "open", "profile": "v1", "secret": PASS, "blob": "abc"}, False),
+    ("short key", {"id": 4, "op": "open", "profile": "v1", "secret": {"key": "00" * 31}, "blob": "00"}, False),
+    ("both secret halves", {"id": 4, "op": "open", "profile": "v1",
+                            "secret": {"passphrase": "x", "key": KEY}, "blob": "00"}, False),
+    ("empty secret", {"id": 4, "op": "open", "profile": "v1", "secret": {}, "blob": "00"}, False),
+    ("unknown member in secret", {"id": 4, "op": "open", "profile": "v1",
+                                  "secret": {"passphrase": "x", "salt": "00"}, "blob": "00"}, False),
+    ("seal nonce of 11 bytes", {"id": 3, "op": "seal", "profile": "v1", "secret": PASS,
+                                "plaintext": "00", "nonce": "22" * 11}, False),
+    ("derive without kdf", {"id": 2, "op": "derive", "passphrase": "pw", "salt": "00" * 16}, False),
+    ("kdf m_cost negative", {"id": 2, "op": "derive", "passphrase": "pw", "salt": "00",
+                             "kdf": {"m_cost": -1, "t_cost": 1, "p_cost": 1}}, False),
+    ("kdf m_cost above u32", {"id": 2, "op": "derive", "passphrase": "pw", "salt": "00",
+                              "kdf": {"m_cost": 2**32, "t_cost": 1, "p_cost": 1}}, False),
+    ("backup without server", {"id": 5, "op": "backup", "profile": "v1", "secret": PASS, "payload": ""}, False),
+    ("server without token", {"id": 6, "op": "restore", "profile": "v1",
+                              "server": {"url": "http://x"}, "secret": PASS}, False),
+    ("rotate without new", {"id": 7, "op": "rotate", "profile": "v1", "server": SERVER, "old": PASS}, False),
+    ("candidate without id", {"id": 8, "op": "recover", "profile": "v1", "server": SERVER,
+                              "candidates": [{"passphrase": "x"}]}, False),
+    ("candidate without secret", {"id": 8, "op": "recover", "profile": "v1", "server": SERVER,
+                                  "candidates": [{"id": "a"}]}, False),
+    ("delete without profile", {"id": 9, "op": "delete", "server": SERVER}, False),
+]
+
+# (description, answer object, result $def or None, valid?)
+ANSWERS: list[tuple[str, object, str | None, bool]] = [
+    ("hello", {"id": 1, "result": {"protocol": 1, "implementation": "backproof-reference 0.1.0",
+                                   "profiles": ["v1"], "ops": ["hello", "seal", "open"]}}, "helloResult", True),
+    ("derive", {"id": 2, "result": {"ikm": "ab" * 32}}, "deriveResult", True),
+    ("seal", {"id": 3, "result": {"blob": "424b504601"}}, "sealResult", True),
+    ("open", {"id": 4, "result": {"plaintext": ""}}, "openResult", True),
+    ("backup", {"id": 5, "result": {"version": 3}}, "backupResult", True),
+    ("restore", {"id": 6, "result": {"payload": "0801", "version": 3}}, "restoreResult", True),
+    ("rotate", {"id": 7, "result": {"version": 4}}, "rotateResult", True),
+    ("recover", {"id": 8, "result": {"matched": "old", "payload": "0801", "version": 4}}, "recoverResult", True),
+    ("delete", {"id": 9, "result": {}}, "deleteResult", True),
+    ("error", {"id": 6, "error": {"class": "wrong_key", "message": "wrong passphrase or key"}}, None, True),
+    ("recover wrong_key with tried", {"id": 8, "error": {"class": "wrong_key", "message": "none matched",
+                                                        "tried": ["a", "b"]}}, None, True),
+    ("malformed, id unknown", {"id": None, "error": {"class": "malformed", "message": "request line is not JSON"}}, None, True),
+    # invalid
+    ("no id", {"result": {}}, None, False),
+    ("both result and error", {"id": 1, "result": {}, "error": {"class": "network", "message": "x"}}, None, False),
+    ("neither result nor error", {"id": 1}, None, False),
+    ("result not an object", {"id": 1, "result": 5}, None, False),
+    ("unknown class", {"id": 1, "error": {"class": "oops", "message": "x"}}, None, False),
+    ("error without message", {"id": 1, "error": {"class": "network"}}, None, False),
+    ("tried not strings", {"id": 1, "error": {"class": "wrong_key", "message": "x", "tried": [1]}}, None, False),
+    ("string id", {"id": "1", "result": {}}, None, False),
+    ("hello protocol 2", {"id": 1, "result": {"protocol": 2, "implementation": "x", "profiles": [], "ops": []}},
+     "helloResult", False),
+    ("hello without ops", {"id": 1, "result": {"protocol": 1, "implementation": "x", "profiles": []}},
+     "helloResult", False),
+    ("derive ikm of 31 bytes", {"id": 2, "result": {"ikm": "ab" * 31}}, "deriveResult", False),
+    ("seal uppercase blob", {"id": 3, "result": {"blob": "ABCD"}}, "sealResult", False),
+    ("backup version negative", {"id": 5, "result": {"version": -1}}, "backupResult", False),
+    ("restore without version", {"id": 6, "result": {"payload": ""}}, "restoreResult", False),
+    ("recover without matched", {"id": 8, "result": {"payload": "", "version": 1}}, "recoverResult", False),
+]
+
+
+def main() -> int:
+    verbose = "-v" in sys.argv[1:]
+    req_schema = json.loads((SCHEMAS / "adapter-request.schema.json").read_text())
+    ans_schema = json.loads((SCHEMAS / "adapter-answer.schema.json").read_text())
+    Draft202012Validator.check_schema(req_schema)
+    Draft202012Validator.check_schema(ans_schema)
+    req = Draft202012Validator(req_schema)
+    ans = Draft202012Validator(ans_schema)
+
+    passed = failed = 0
+
+    def report(kind: str, desc: str, want: bool, errors: list) -> None:
+        nonlocal passed, failed
+        got = not errors
+        if got == want:
+            passed += 1
+            if verbose:
+                print(f"ok    {kind}: {desc}")
+        else:
+            failed += 1
+            why = "; ".join(e.message for e in errors[:3]) if errors else "accepted"
+            print(f"FAIL  {kind}: {desc}: expected {'valid' if want else 'invalid'}, got {why}")
+
+    for desc, obj, want in REQUESTS:
+        # Each example also goes through a JSON round trip, as it would on the wire.
+        obj = json.loads(json.dumps(obj))
+        report("request", desc, want, list(req.iter_errors(obj)))
+
+    for desc, obj, result_def, want in ANSWERS:
+        obj = json.loads(json.dumps(obj))
+        errors = list(ans.iter_errors(obj))
+        if not errors and result_def is not None:
+            sub = Draft202012Validator({"$defs": ans_schema["$defs"], "$ref": f"#/$defs/{result_def}"})
+            errors = list(sub.iter_errors(obj["result"]))
+        report("answer", desc, want, errors)
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
