@@ -428,6 +428,8 @@ fn fix_digest(blob: &mut [u8]) {
 }
 
 /// An ok vector that pins sealing: sealing `pt` under these inputs gives `blob`.
+// A vector row is all of its inputs; a struct for them would only restate the schema.
+#[allow(clippy::too_many_arguments)]
 fn pinned(
     comment: String,
     flags: &[&str],
