@@ -19,33 +19,29 @@ pub struct Args {
     /// `m=KiB,t=PASSES,p=LANES` (default m=65536,t=3,p=4, RFC 9106's second choice).
     #[arg(long, value_name = "m=..,t=..,p=..", value_parser = parse_kdf)]
     pub kdf: Option<KdfParams>,
+    /// Read the writer's parameters from a file: the output of `backproof tune --json`, a
+    /// `{"m_cost", "t_cost", "p_cost"}` object, or one `m=..,t=..,p=..` line.
+    #[arg(long, value_name = "FILE", conflicts_with = "kdf")]
+    pub kdf_file: Option<PathBuf>,
 }
 
-/// Parses `m=7168,t=5,p=1` (any order, all three required).
+/// Parses `m=7168,t=5,p=1` (any order, all three required; `m` also as `64MiB`); one parser
+/// for the whole binary so `tune`, `client` and `adapter` agree on the syntax and the policy.
 pub fn parse_kdf(s: &str) -> Result<KdfParams, String> {
-    let (mut m, mut t, mut p) = (None, None, None);
-    for part in s.split(',') {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("{part:?} is not KEY=VALUE (expected m=..,t=..,p=..)"))?;
-        let v: u32 = v
-            .trim()
-            .parse()
-            .map_err(|e| format!("{k}={v}: not a non-negative integer ({e})"))?;
-        match k.trim() {
-            "m" => m = Some(v),
-            "t" => t = Some(v),
-            "p" => p = Some(v),
-            other => return Err(format!("unknown KDF parameter {other:?} (use m, t, p)")),
-        }
-    }
-    match (m, t, p) {
-        (Some(m_cost), Some(t_cost), Some(p_cost)) => Ok(KdfParams {
-            m_cost,
-            t_cost,
-            p_cost,
-        }),
-        _ => Err("all of m=, t= and p= are required, e.g. m=65536,t=3,p=4".into()),
+    backproof_tune::parse_kdf(s).map_err(|e| e.to_string())
+}
+
+/// The writer's parameters from `--kdf` or `--kdf-file` (a `backproof tune --json` result).
+pub fn writer_kdf(
+    kdf: Option<KdfParams>,
+    kdf_file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<KdfParams>> {
+    match (kdf, kdf_file) {
+        (Some(k), _) => Ok(Some(k)),
+        (None, Some(path)) => backproof_tune::load_kdf_file(path)
+            .map(Some)
+            .with_context(|| format!("cannot use --kdf-file {}", path.display())),
+        (None, None) => Ok(None),
     }
 }
 
@@ -54,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         state_dir: args.state_dir,
         ..ClientConfig::default()
     };
-    if let Some(kdf) = args.kdf {
+    if let Some(kdf) = writer_kdf(args.kdf, args.kdf_file.as_deref())? {
         client.kdf = kdf;
     }
     let config = AdapterConfig {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use backproof_client::{Candidate, Client, ClientConfig, ClientError, Server};
 use backproof_format::{KdfParams, Secret, payload};
 
-use super::adapter::parse_kdf;
+use super::adapter::{parse_kdf, writer_kdf};
 use crate::exit;
 
 /// Where and as whom.
@@ -35,6 +35,10 @@ pub struct Conn {
     /// Argon2id parameters for sealing, `m=KiB,t=PASSES,p=LANES` (default m=65536,t=3,p=4).
     #[arg(long, value_name = "m=..,t=..,p=..", value_parser = parse_kdf)]
     pub kdf: Option<KdfParams>,
+    /// Read the sealing parameters from a file: the output of `backproof tune --json`, a
+    /// `{"m_cost", "t_cost", "p_cost"}` object, or one `m=..,t=..,p=..` line.
+    #[arg(long, value_name = "FILE", conflicts_with = "kdf")]
+    pub kdf_file: Option<PathBuf>,
 }
 
 /// The secret: exactly one of a passphrase file or a key file.
@@ -161,7 +165,7 @@ fn client(conn: &Conn) -> anyhow::Result<Client> {
         state_dir: conn.state_dir.clone(),
         ..ClientConfig::default()
     };
-    if let Some(k) = conn.kdf {
+    if let Some(k) = writer_kdf(conn.kdf, conn.kdf_file.as_deref())? {
         config.kdf = k;
     }
     Client::new(config).context("cannot start the client")
