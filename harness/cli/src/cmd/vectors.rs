@@ -2,10 +2,12 @@
 //! against them.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use backproof_suite::vectors::{self, CaseOutcome, Implementation, Reference};
+use backproof_suite::vectors::{
+    self, AdapterImplementation, CaseOutcome, Implementation, Reference,
+};
 
 use crate::exit;
 
@@ -40,6 +42,10 @@ pub enum Command {
         /// Also list the cases that passed.
         #[arg(long)]
         verbose: bool,
+        /// Seconds allowed for each adapter call before the adapter counts as hung (it is
+        /// killed, the case becomes an error, and it is restarted for the next case).
+        #[arg(long, hide = true, value_name = "SECS", default_value_t = vectors::CALL_TIMEOUT.as_secs())]
+        adapter_timeout_secs: u64,
     },
 }
 
@@ -58,16 +64,20 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             vectors: dir,
             client_adapter,
             verbose,
+            adapter_timeout_secs,
         } => {
             let mut imp: Box<dyn Implementation> = match client_adapter {
-                // ADAPTER HOOK (helper "client"): build an adapter-backed `Implementation`
-                // from `cmd` here (spawn via backproof_client::adapter::AdapterProcess,
-                // map `hello` ops and the derive/seal/open requests onto the trait).
                 Some(cmd) => {
-                    eprintln!(
-                        "backproof: --client-adapter {cmd:?}: adapter support is not built into vectors check yet"
-                    );
-                    return Ok(exit::HARNESS);
+                    let timeout = Duration::from_secs(adapter_timeout_secs);
+                    match AdapterImplementation::start_with_timeout(&cmd, timeout) {
+                        Ok(a) => Box::new(a),
+                        Err(e) => {
+                            eprintln!(
+                                "backproof: --client-adapter {cmd:?} could not be started or did not answer `hello`: {e}"
+                            );
+                            return Ok(exit::HARNESS);
+                        }
+                    }
                 }
                 None => Box::new(Reference),
             };

@@ -1,12 +1,14 @@
 //! Known-answer vectors (vectors/README.md): the seeded generator that writes the JSON
 //! files, and the checker that runs them against any [`Implementation`].
 
+mod adapter;
 mod check;
 mod generate;
 mod json;
 
 use std::path::{Path, PathBuf};
 
+pub use adapter::{AdapterImplementation, CALL_TIMEOUT};
 pub use check::{
     Candidate, CaseOutcome, CaseResult, ClassError, Implementation, OpResult, Recovered, Reference,
     SecretSpec, Summary, check, summarize,
