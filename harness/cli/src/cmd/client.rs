@@ -123,10 +123,10 @@ fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
 fn read_key(path: &Path) -> anyhow::Result<Secret> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-    if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
-        if !raw.iter().all(u8::is_ascii_hexdigit) {
-            return Ok(Secret::key(raw));
-        }
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice())
+        && !raw.iter().all(u8::is_ascii_hexdigit)
+    {
+        return Ok(Secret::key(raw));
     }
     let text = String::from_utf8_lossy(&bytes);
     Secret::key_from_hex(text.trim()).with_context(|| {

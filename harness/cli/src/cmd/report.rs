@@ -40,7 +40,7 @@ pub enum Command {
     },
 }
 
-fn load(path: &PathBuf) -> anyhow::Result<Report> {
+fn load(path: &std::path::Path) -> anyhow::Result<Report> {
     // The error names the file and what is wrong with it; nothing to add.
     Ok(Report::load(path)?)
 }
@@ -50,7 +50,11 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::Md { file } => backproof_report::render_markdown(&load(&file)?),
         Command::Junit { file } => backproof_report::render_junit(&load(&file)?),
         Command::Html { files } => {
-            let reports = files.iter().map(load).collect::<anyhow::Result<Vec<_>>>()?;
+            let reports = files
+                .iter()
+                .map(PathBuf::as_path)
+                .map(load)
+                .collect::<anyhow::Result<Vec<_>>>()?;
             backproof_report::render_html(&reports)
         }
         Command::Json { file, snapshot } => {
