@@ -156,6 +156,14 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         cases.push(case);
     }
     drop(stream);
+    // A filter naming another family (`protocol/*`) selects no vector: don't start them.
+    let wants_vectors = opts
+        .filter
+        .as_deref()
+        .is_none_or(|g| g.starts_with("vectors") || g.starts_with(['*', '?', '[', '{']));
+    if let Some(dir) = opts.vectors_dir.as_ref().filter(|_| wants_vectors) {
+        cases.extend(run_vectors(dir, &opts).await?);
+    }
     let server_desc = match &opts.server {
         ServerTarget::Reference { extra_args, .. } if extra_args.is_empty() => {
             format!("backproof-server {} (reference)", env!("CARGO_PKG_VERSION"))
@@ -195,6 +203,73 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         vec![],
         timings,
     ))
+}
+
+/// The known-answer vectors through the client adapter, as report cases of family
+/// `vectors` (ids `vectors/<file>/<tcId>`, selected by the run's `--filter` like scenarios).
+async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, RunError> {
+    use crate::vectors::{self, CaseOutcome};
+    use backproof_report::Outcome;
+
+    let matcher = match opts.filter.as_deref() {
+        Some(g) => Some(
+            globset::Glob::new(g)
+                .map_err(|e| RunError::Scenarios(format!("bad --filter {g:?}: {e}")))?
+                .compile_matcher(),
+        ),
+        None => None,
+    };
+    let dir = dir.to_path_buf();
+    let cmd = opts.client_adapter.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let mut imp = vectors::AdapterImplementation::start(&cmd).map_err(|e| e.to_string())?;
+        vectors::check(&dir, &mut imp, None).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| RunError::Scenarios(format!("the vectors check stopped: {e}")))?
+    .map_err(|detail| RunError::Adapter {
+        cmd: opts.client_adapter.clone(),
+        detail: format!("while checking the vectors: {detail}"),
+    })?;
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            let id = format!("vectors/{}", r.id);
+            let (outcome, expected, observed, reason) = match r.outcome {
+                CaseOutcome::Pass => (
+                    Outcome::Pass,
+                    "the vector's result".to_string(),
+                    "as expected".to_string(),
+                    String::new(),
+                ),
+                CaseOutcome::Fail { expected, observed } => {
+                    (Outcome::Fail, expected, observed, String::new())
+                }
+                CaseOutcome::Unsupported { op } => (
+                    Outcome::Unsupported,
+                    String::new(),
+                    String::new(),
+                    format!("the client adapter does not offer `{op}`"),
+                ),
+                CaseOutcome::Error { message } => (
+                    Outcome::Error,
+                    String::new(),
+                    "the harness could not run this case".to_string(),
+                    message,
+                ),
+            };
+            CaseResult {
+                id,
+                family: "vectors".into(),
+                title: r.comment,
+                outcome,
+                expected,
+                observed,
+                reason,
+            }
+        })
+        .filter(|c| matcher.as_ref().is_none_or(|m| m.is_match(&c.id)))
+        .collect())
 }
 
 fn chrono_now() -> String {
