@@ -32,7 +32,7 @@ def main():
             continue
         req = json.loads(line)
         if mode == "blind-overwrite" and req.get("op") == "backup":
-            ask({"id": -1, "op": "delete", "profile": req.get("profile", "v1"), "server": req["server"]})
+            ask({"id": 999999999, "op": "delete", "profile": req.get("profile", "v1"), "server": req["server"]})
         ans = ask(req)
         err = ans.get("error")
         if mode == "vague-wrong-key" and err and err.get("class") == "wrong_key":

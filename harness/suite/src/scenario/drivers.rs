@@ -203,15 +203,20 @@ async fn crash_case(
     });
     // The server is restarted as soon as it dies, so a client that retries can finish.
     let watcher = async {
-        if side == "server" {
-            loop {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                if p.all_fired() {
-                    let mut s = world.server.lock().await;
-                    if s.exited() {
-                        let _ = s.restart().await;
-                        return;
-                    }
+        if side != "server" {
+            return None;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if p.all_fired() {
+                let mut s = world.server.lock().await;
+                if s.exited() {
+                    let _ = s.restart().await;
+                    drop(s);
+                    // Look before the client's retry can repair it: an in-place overwrite
+                    // (seed 002) serves the new blob under the old version only until the
+                    // retried write lands.
+                    return world.fetch(user).await.ok().flatten();
                 }
             }
         }
@@ -222,13 +227,26 @@ async fn crash_case(
         json!({"old": secret_json(old), "new": secret_json(new)}),
     );
 
-    let (out, ()) = tokio::join!(op, async {
+    let (out, early) = tokio::join!(op, async {
         tokio::select! {
-            _ = watcher => {},
-            _ = tokio::time::sleep(Duration::from_secs(90)) => {},
+            seen = watcher => seen,
+            _ = tokio::time::sleep(Duration::from_secs(90)) => None,
         }
     });
     let _ = out?;
+    if let (Some((v0, b0)), Some((v1, b1))) = (&before, &early)
+        && v0 == v1
+        && b0 != b1
+    {
+        return Err(Verdict::fail(
+            format!(
+                "version {v0} still serves its own blob (sha256 {}) after the restart",
+                sha256_hex(b0)
+            ),
+            format!("version {v1} serves sha256 {}", sha256_hex(b1)),
+            "a crash left the object and the version out of agreement",
+        ));
+    }
     if !p.all_fired() {
         return Err(Verdict::fail(
             format!("the operation reaches step {} again", step.label()),
