@@ -499,6 +499,15 @@ def server_checks(r: Runner, ads_cmds: dict[str, list[str]], tmp: str) -> None:
                 expect(v == 1, f"backup after delete starts again at 1, got {v}")
             r.check(f"{n}: delete, then start over", delete)
 
+        def decodes(plaintext_hex: str) -> bool:
+            sys.path.insert(0, str(ROOT / "ci" / "crosscheck"))
+            from crosscheck import ClassError, decode_payload  # the independent decoder
+            try:
+                decode_payload(bytes.fromhex(plaintext_hex))
+                return True
+            except ClassError:
+                return False
+
         # smart-recovery vectors, served by the mini server
         path = ROOT / "vectors" / "smart-recovery.json"
         if path.exists():
@@ -512,6 +521,12 @@ def server_checks(r: Runner, ads_cmds: dict[str, list[str]], tmp: str) -> None:
                             srv.store[user] = (7, bytes.fromhex(t["blob"]))
                         ans = ads[n].call("recover", profile="v1", server=srv.server(user), candidates=t["candidates"])
                         got = "ok" if "result" in ans else ans["error"]["class"]
+                        # `recover` answers a decoded BackupPayload, and these vectors seal
+                        # arbitrary bytes: for an `ok` vector whose plaintext is no
+                        # BackupPayload, payload_invalid (step 8, after key_check matched) is
+                        # the right answer of a decoding adapter.
+                        if got == "payload_invalid" and t["result"] == "ok" and not decodes(t["plaintext"]):
+                            continue
                         if got != t["result"]:
                             problems.append(f"tcId {t['tcId']}: expected {t['result']}, got {ans}")
                         elif got == "wrong_key" and "tried" in t and ans["error"].get("tried") != t["tried"]:
