@@ -57,7 +57,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing();
+    // `serve` is a server: its one line per request (and the sweeper's) should show without
+    // RUST_LOG. Other commands run servers in-process and would drown their output in them.
+    cmd::init_tracing(match cli.command {
+        Command::Serve(_) => "warn,backproof_server=info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Vectors(c) => cmd::vectors::run(c),

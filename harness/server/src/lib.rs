@@ -282,17 +282,46 @@ async fn sweep_loop(state: api::Shared) {
 }
 
 /// Binds, prints `listening on http://ADDR` on stdout (harnesses wait for that line), and
-/// serves until Ctrl-C.
+/// serves until SIGINT (Ctrl-C) or SIGTERM, then finishes the requests in progress.
 pub async fn serve(config: Config) -> Result<(), ServerError> {
+    // Listen for the signals before announcing the address: a harness that stops us right
+    // after reading the line must get a graceful stop, not the default (kill) action.
+    let stop = shutdown_signal().map_err(|e| {
+        ServerError::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot listen for SIGINT/SIGTERM: {e}"),
+        ))
+    })?;
     let server = bind(config).await?;
     println!("listening on http://{}", server.local_addr());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    server
-        .run_until(async {
+    server.run_until(stop).await
+}
+
+/// Starts listening for SIGINT (Ctrl-C) and SIGTERM (what `kill`, systemd, Docker and test
+/// harnesses send) and returns a future that completes at the first of them. The handlers
+/// are installed when this is called, not when the future is first polled, so a signal that
+/// arrives in between is not lost. Needs a running Tokio runtime.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await
+    }
 }
 
 /// A fresh random secret (hex) for demo servers; from the OS RNG through UUID v4.

@@ -12,12 +12,16 @@ pub mod tune;
 pub mod vectors;
 
 /// Logs go to stderr (stdout belongs to reports and the adapter protocol); `RUST_LOG`
-/// overrides the default `warn` level.
-pub fn init_tracing() {
+/// overrides `default_filter` (an `EnvFilter` directive such as `warn`). Colours only on a
+/// terminal: redirected logs (files, journald, CI) stay plain text that grep can match.
+pub fn init_tracing(default_filter: &str) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

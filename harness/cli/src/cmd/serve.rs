@@ -6,7 +6,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 /// Run the reference server. With no storage flags it starts a throwaway stack (Postgres +
-/// S3, BRIEF §5) and prints a demo token and a curl example.
+/// S3, BRIEF §5) and prints a demo token and a curl example. SIGINT (Ctrl-C) or SIGTERM stop
+/// it gracefully (requests in progress finish; a throwaway stack is removed). One log line
+/// per request goes to stderr (user, method, path, status, version, bytes, latency); set
+/// RUST_LOG to change the default `warn,backproof_server=info`.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
@@ -77,6 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<u8> {
+    // Installed first, so that SIGTERM while the throwaway stack starts still ends in a
+    // graceful stop that removes its temporary directories (the default action would kill
+    // us with them left behind).
+    let stop = backproof_server::shutdown_signal().context("cannot listen for SIGINT/SIGTERM")?;
     let listen = match args.listen {
         Some(a) => a,
         None => match std::env::var("PORT") {
@@ -144,11 +151,9 @@ async fn serve(args: Args) -> anyhow::Result<u8> {
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    server
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving")?;
+    server.run_until(stop).await.context("serving")?;
+    if demo {
+        eprintln!("backproof serve: stopped; removing the throwaway stack");
+    }
     Ok(crate::exit::OK)
 }

@@ -1,6 +1,8 @@
 //! Shared test setup: a real throwaway Postgres + embedded S3 per test (backproof-stack).
 #![allow(dead_code)]
 
+pub mod child;
+
 use backproof_server::{Config, ServerHandle};
 use backproof_stack::{PgHandle, S3Handle, Stack};
 
