@@ -277,14 +277,21 @@ fn deviations(out: &mut String, reports: &[Report]) {
             continue;
         }
         let _ = writeln!(out, "<h3>#{} {}</h3><ul>", i + 1, escape(&r.label()));
+        let stale = r.stale_deviations();
         for d in &r.deviations {
             let outcome = r
                 .case(&d.case)
                 .map(|c| c.outcome.as_str())
                 .unwrap_or("not in this run");
+            // A stale entry is shown, marked, so it gets deleted rather than forgotten.
+            let note = stale
+                .iter()
+                .find(|(s, _)| s.case == d.case)
+                .map(|(_, why)| format!(" <b class=\"stale\">stale: {}</b>", escape(why)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<li class=\"deviation\"><a href=\"#{}\"><code>{}</code></a> ({}): {}</li>",
+                "<li class=\"deviation\"><a href=\"#{}\"><code>{}</code></a> ({}): {}{note}</li>",
                 escape(&case_href(&d.case, i)),
                 escape(&d.case),
                 outcome,

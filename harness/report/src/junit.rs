@@ -36,10 +36,9 @@ pub fn render_junit(report: &Report) -> String {
         seconds(report.timings.wall_ms)
     );
 
-    let timestamp = if report.timings.started_at.is_empty() {
-        String::new()
-    } else {
-        format!(" timestamp=\"{}\"", attr(&report.timings.started_at))
+    let timestamp = match junit_timestamp(&report.timings.started_at) {
+        Some(t) => format!(" timestamp=\"{t}\""),
+        None => String::new(),
     };
 
     // Run facts and deviations.
@@ -196,6 +195,47 @@ fn detail(c: &CaseResult) -> String {
     s
 }
 
+/// JUnit's `timestamp` from the report's `started_at` (RFC 3339 UTC): `YYYY-MM-DDTHH:MM:SS`,
+/// the form Jenkins' junit-10.xsd requires (no fraction, no zone; the time is UTC). Anything
+/// else — empty, or an older report's `unix:<secs>`, which broke schema validation — leaves
+/// the optional attribute out rather than making the whole file invalid.
+fn junit_timestamp(started_at: &str) -> Option<&str> {
+    let b = started_at.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    // Only UTC ("Z", optionally after a fraction) can drop its zone without changing the time.
+    let rest = &started_at[19..];
+    let rest = match rest.strip_prefix('.') {
+        Some(f) => f.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    if !matches!(rest, "Z" | "z" | "+00:00") {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| started_at[r].parse::<u32>().unwrap_or(u32::MAX);
+    let valid = (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
+        && num(11..13) <= 23
+        && num(14..16) <= 59
+        && num(17..19) <= 59;
+    valid.then(|| &started_at[..19])
+}
+
 fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
@@ -243,5 +283,38 @@ fn push_legal(out: &mut String, c: char) {
         out.push(c);
     } else {
         let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::junit_timestamp;
+
+    #[test]
+    fn timestamps_are_junit_datetimes_or_absent() {
+        assert_eq!(
+            junit_timestamp("2026-11-23T14:00:00Z"),
+            Some("2026-11-23T14:00:00")
+        );
+        assert_eq!(
+            junit_timestamp("2026-11-23T14:00:00.123Z"),
+            Some("2026-11-23T14:00:00")
+        );
+        assert_eq!(
+            junit_timestamp("2026-11-23T14:00:00+00:00"),
+            Some("2026-11-23T14:00:00")
+        );
+        // Another zone would change the time if dropped; what is not a date is left out.
+        for bad in [
+            "",
+            "unix:1795455579",
+            "2026-11-23T14:00:00+02:00",
+            "2026-11-23T14:00:00",
+            "2026-13-23T14:00:00Z",
+            "2026-11-23 14:00:00Z",
+            "2026-11-23T14:00:00Z<",
+        ] {
+            assert_eq!(junit_timestamp(bad), None, "{bad}");
+        }
     }
 }

@@ -92,6 +92,15 @@ fn render(report: &Report, passing_rows: bool) -> String {
             );
         }
         out.push('\n');
+        let stale = report.stale_deviations();
+        if !stale.is_empty() {
+            // Listed, never dropped: a stale entry should be deleted from the file.
+            out.push_str("Stale deviations (delete them from the deviations file):\n\n");
+            for (d, why) in stale {
+                let _ = writeln!(out, "- {}: {}", esc(&d.case), esc(why));
+            }
+            out.push('\n');
+        }
     }
 
     for (family, cases) in report.families() {

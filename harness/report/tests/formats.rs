@@ -263,6 +263,14 @@ fn deviations_are_shown_in_every_format() {
         "{devs}"
     );
     assert!(devs.contains("| protocol/not-a-case | not in this run | left over from 1.x |"));
+    // A stale entry is listed as such (delete it), the live one is not.
+    let stale = &devs[devs.find("Stale deviations").expect("stale list")..];
+    let stale = &stale[..stale.find("<details").unwrap_or(stale.len())];
+    assert!(
+        stale.contains("- protocol/not-a-case: no such case in this run"),
+        "{stale}"
+    );
+    assert!(!stale.contains(FAILING_ID), "{stale}");
     assert!(md.contains(&format!("❌ fail (known deviation: {reason})")));
     // JUnit: skipped with the deviation, the reason also as a property; still valid.
     let xml = render_junit(&report);
@@ -289,10 +297,30 @@ fn deviations_are_shown_in_every_format() {
         .find("<section id=\"deviations\">")
         .expect("deviations section")..];
     assert!(section.contains(reason) && section.contains("left over from 1.x"));
+    assert!(
+        section.contains("<b class=\"stale\">stale: no such case in this run</b>"),
+        "{section}"
+    );
+    assert_eq!(section.matches("class=\"stale\"").count(), 1, "{section}");
     assert!(html.contains(&format!(
         "class=\"cell o-fail dev\" href=\"#case={FAILING_ID}&amp;report=0\""
     )));
     assert!(html.contains(&format!("\"deviation\":\"{reason}\"")));
+}
+
+/// Reports written before `started_at` was RFC 3339 carry `unix:<secs>`, which made every
+/// `<testsuite timestamp>` invalid; JUnit now writes the xs:dateTime form or leaves it out.
+#[test]
+fn junit_timestamp_is_a_datetime_or_absent() {
+    let mut report = report_with_one_failure();
+    let xml = render_junit(&report);
+    assert!(xml.contains(" timestamp=\"2026-11-23T14:00:00\""), "{xml}");
+    report.timings.started_at = "unix:1795455579".into();
+    let xml = render_junit(&report);
+    assert!(!xml.contains("timestamp="), "{xml}");
+    if require("xmllint", "libxml2-utils") {
+        xmllint_validate(&xml, "old-timestamp").unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    }
 }
 
 #[test]
