@@ -6,4 +6,5 @@
 pub mod history;
 pub mod run;
 pub mod scenario;
+pub mod tokens;
 pub mod vectors;

@@ -37,6 +37,7 @@ pub struct RunOptions {
     pub scenarios_dir: PathBuf,
     pub vectors_dir: Option<PathBuf>,
     /// Scenarios run at the same time (each has its own database, bucket and server).
+    /// Always 1 for a server given by URL: every case uses the same two accounts.
     pub jobs: usize,
 }
 
@@ -99,9 +100,12 @@ pub fn capabilities(opts: &RunOptions) -> Result<(Vec<String>, String), RunError
     })?;
     a.shutdown(std::time::Duration::from_secs(2));
     caps.extend(hello.ops.iter().map(|o| format!("op:{o}")));
-    // A server the harness starts itself can be killed, restarted and its storage reached.
-    caps.push("server-restart".into());
-    caps.push("storage-access".into());
+    // A server the harness starts itself can be killed, restarted and its storage reached;
+    // one given by URL cannot.
+    if opts.server.is_owned() {
+        caps.push("server-restart".into());
+        caps.push("storage-access".into());
+    }
     caps.extend(opts.extra_capabilities.iter().cloned());
     caps.sort();
     caps.dedup();
@@ -122,10 +126,22 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
                 detail: e.to_string(),
             })??
     };
-    let stack = Stack::start(opts.stack)
-        .await
-        .map_err(|e| RunError::Stack(e.to_string()))?;
-    let stack_desc = stack.describe();
+    // A server given by URL has storage of its own: no stack (and no initdb) needed.
+    let (stack, stack_desc) = if opts.server.is_owned() {
+        let stack = Stack::start(opts.stack)
+            .await
+            .map_err(|e| RunError::Stack(e.to_string()))?;
+        let desc = stack.describe();
+        (Some(stack), desc)
+    } else {
+        (None, "the server's own (given by URL)".to_string())
+    };
+    // The cases share the URL server's two accounts, so they cannot overlap.
+    let jobs = if opts.server.is_owned() {
+        opts.jobs.max(1)
+    } else {
+        1
+    };
     let infra = Infra {
         stack,
         target: Target {
@@ -146,7 +162,7 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         let case = scenario::run_scenario(infra_ref, s).await;
         (case, t.elapsed().as_millis() as u64)
     }))
-    .buffer_unordered(opts.jobs.max(1));
+    .buffer_unordered(jobs);
     while let Some((case, millis)) = stream.next().await {
         on_event(Event::CaseDone {
             case: case.clone(),
@@ -157,10 +173,7 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
     }
     drop(stream);
     // A filter naming another family (`protocol/*`) selects no vector: don't start them.
-    let wants_vectors = opts
-        .filter
-        .as_deref()
-        .is_none_or(|g| g.starts_with("vectors") || g.starts_with(['*', '?', '[', '{']));
+    let wants_vectors = opts.filter.as_deref().is_none_or(may_match_vectors);
     if let Some(dir) = opts.vectors_dir.as_ref().filter(|_| wants_vectors) {
         cases.extend(run_vectors(dir, &opts).await?);
     }
@@ -174,6 +187,7 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
             extra_args.join(" ")
         ),
         ServerTarget::Command { cmd, .. } => format!("command: {cmd}"),
+        ServerTarget::Url { url, .. } => format!("url: {url}"),
     };
     let suite = SuiteInfo {
         name: "backproof".into(),
@@ -203,6 +217,22 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         vec![],
         timings,
     ))
+}
+
+/// Whether a `--filter` glob may select a vector (`vectors/<file>/<tcId>`), judged from its
+/// literal start; a top-level `{a,b}` alternation is judged by each alternative, so
+/// `{protocol/*,conflict/*}` does not start the vectors check.
+fn may_match_vectors(glob: &str) -> bool {
+    if let Some(inner) = glob.strip_prefix('{').and_then(|g| g.strip_suffix('}'))
+        && !inner.contains(['{', '}', '\\'])
+    {
+        return inner.split(',').any(may_match_vectors);
+    }
+    let literal: String = glob
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
+        .collect();
+    "vectors/".starts_with(&literal) || literal.starts_with("vectors/")
 }
 
 /// The known-answer vectors through the client adapter, as report cases of family
@@ -272,10 +302,68 @@ async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, R
         .collect())
 }
 
+/// Now as RFC 3339 UTC to the second (`2026-01-31T12:00:00Z`), as `timings.started_at` is
+/// specified (reports/schema.json); JUnit's `timestamp` is made from it.
 fn chrono_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    format!("unix:{secs}")
+    rfc3339_utc(secs)
+}
+
+/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian; Howard Hinnant's
+/// days-to-civil algorithm).
+fn rfc3339_utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{may_match_vectors, rfc3339_utc};
+
+    #[test]
+    fn start_times_are_rfc3339_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339_utc(1_795_455_579), "2026-11-23T17:39:39Z");
+        assert_eq!(rfc3339_utc(4_102_444_800), "2100-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn filters_that_cannot_select_a_vector_skip_the_check() {
+        for g in [
+            "*",
+            "*crash*",
+            "vectors/*",
+            "vec*",
+            "vectors",
+            "?ectors/x",
+            "{protocol/*,vectors/blob-v1/*}",
+            "vectors/blob-v1/{1,2}",
+        ] {
+            assert!(may_match_vectors(g), "{g}");
+        }
+        for g in [
+            "protocol/*",
+            "conflict/two-devices-merge",
+            "{protocol/*,conflict/*}",
+            "{protocol/auth-*,mid-rotation-crash/x}",
+        ] {
+            assert!(!may_match_vectors(g), "{g}");
+        }
+    }
 }

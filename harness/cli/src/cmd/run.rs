@@ -1,22 +1,34 @@
 //! `backproof run`: the whole suite (scenarios; vectors when built in) against a server
-//! and a client, with a progress bar and a report.
+//! and a client, with a progress bar, the report in all four formats, and the gate
+//! (baseline, known deviations).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use backproof_report::Outcome;
+use backproof_report::{Deviation, Outcome, Report};
 use backproof_stack::StackChoice;
 use backproof_suite::run::{Event, RunOptions};
 use backproof_suite::scenario::ServerTarget;
 
 use crate::exit;
 
+/// The renderings written next to the JSON report (fixed names, so CI jobs can find them).
+const RENDERINGS: [&str; 3] = ["report.md", "junit.xml", "report.html"];
+
 /// Run the whole suite against a server and a client.
 ///
 /// By default both are the reference implementations: the server is started as a child
 /// process (`backproof serve`) on a throwaway stack, the client is driven through
-/// `backproof adapter`. Swap either for your own with `--server-cmd` / `--client-adapter`.
-/// Exit codes: 0 every case passed, 1 a case failed, 2 the harness could not run.
+/// `backproof adapter`. Swap either for your own with `--server-cmd` / `--client-adapter`,
+/// or point at a running server with `--server-url` and `--tokens`.
+///
+/// Writes the JSON report (--report) and, in the same directory, report.md, junit.xml and
+/// report.html (what `backproof report md|junit|html` would render from it).
+///
+/// Exit codes: 0 every case passed (with --baseline: no regression against it), 1 a case
+/// failed or errored (with --baseline: a case that passed there fails or errors now);
+/// failures covered by --deviations never count; 2 the harness could not run (bad flags or
+/// files, missing infrastructure).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Run only the cases whose id matches this glob, e.g. 'protocol/*' or '*crash*'.
@@ -34,29 +46,52 @@ pub struct Args {
     pub client_adapter: Option<String>,
     /// The server under test: a command started with the stack in its environment
     /// (BACKPROOF_DATABASE_URL, BACKPROOF_S3_*, PORT). Needs --token-cmd.
-    #[arg(long, value_name = "CMD", requires = "token_cmd")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "token_cmd",
+        conflicts_with = "server_url"
+    )]
     pub server_cmd: Option<String>,
     /// With --server-cmd: prints a token for the user named `{user}` (also in
     /// BACKPROOF_USER; the server's BACKPROOF_AUTH_SECRET is in its environment).
     #[arg(long, value_name = "CMD")]
     pub token_cmd: Option<String>,
-    /// A server already running at this URL (with --tokens). Not available in this
-    /// version: use --server-cmd.
+    /// A server already running at this http:// URL (needs --tokens). No process is
+    /// started: restart, storage and failpoint cases are `unsupported`; cases run one at a
+    /// time and each first deletes the backups of both accounts (DELETE /v1/backup).
     #[arg(long, value_name = "URL")]
     pub server_url: Option<String>,
-    /// With --server-url: a TOML file of user tokens.
+    /// With --server-url: a TOML file with a `[users]` table of at least 2 entries
+    /// (name = "bearer token"). The scenarios' users alice and bob take the entries of
+    /// those names, else the first names in sorted order.
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+    /// A previous report (full, or `backproof report json --snapshot`): exit 1 only for
+    /// regressions against it (pass or pass-acceptable there, fail or error now).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Known deviations, a TOML file of `[[deviation]]` entries (`case`, `reason`): copied
+    /// into the report and shown in every format; a failing case they cover does not fail
+    /// the run; entries naming no case or a passing one are reported as stale.
+    #[arg(long, value_name = "FILE")]
+    pub deviations: Option<PathBuf>,
     /// The scenarios folder (default: ./scenarios, else the one in the source tree).
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
     /// The vectors folder, for the report's digest (default: ./vectors if present).
     #[arg(long, value_name = "DIR")]
     pub vectors: Option<PathBuf>,
-    /// Where the JSON report goes.
-    #[arg(long, value_name = "FILE", default_value = "reports/latest.json")]
+    /// Where the JSON report goes; report.md, junit.xml and report.html are written in the
+    /// same directory.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "reports/latest/report.json"
+    )]
     pub report: PathBuf,
-    /// Scenarios run at once (each has its own database, bucket and server).
+    /// Scenarios run at once (each has its own database, bucket and server). Always 1
+    /// with --server-url.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
     /// Extra flags for the reference server (debug switches that make it misbehave on
@@ -98,16 +133,53 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("{} cases", list.len());
         return Ok(exit::OK);
     }
-    if args.server_url.is_some() || args.tokens.is_some() {
-        bail!(
-            "--server-url/--tokens are not available in this version; start your server with \
-             --server-cmd CMD --token-cmd CMD instead"
-        );
-    }
+    // Everything given on the command line is checked before anything starts: a bad file
+    // is exit 2 in a second, not after the suite ran.
+    let baseline = match &args.baseline {
+        Some(p) => Some(Report::load(p).with_context(|| {
+            format!("--baseline {}: not a usable baseline report", p.display())
+        })?),
+        None => None,
+    };
+    let deviations: Vec<Deviation> = match &args.deviations {
+        Some(p) => backproof_report::load_deviations(p)
+            .with_context(|| format!("--deviations {}", p.display()))?,
+        None => Vec::new(),
+    };
+    let outputs = output_paths(&args.report)?;
     let exe = std::env::current_exe()
         .context("cannot find this executable (for `serve` and `adapter`)")?;
-    let server = match (&args.server_cmd, &args.token_cmd) {
-        (Some(cmd), Some(tok)) => ServerTarget::Command {
+    let server = match (
+        &args.server_url,
+        &args.tokens,
+        &args.server_cmd,
+        &args.token_cmd,
+    ) {
+        (Some(url), Some(tokens), _, _) => {
+            let url = backproof_suite::tokens::parse_server_url(url).map_err(anyhow::Error::msg)?;
+            let tokens = backproof_suite::tokens::load_tokens(tokens)?;
+            let mapping: Vec<String> = tokens
+                .mapping()
+                .iter()
+                .map(|(l, e)| format!("{l} → {e}"))
+                .collect();
+            eprintln!(
+                "server given by URL: users {}; cases run one at a time and each starts by \
+                 deleting both accounts' backups",
+                mapping.join(", ")
+            );
+            ServerTarget::Url { url, tokens }
+        }
+        (Some(_), None, _, _) => bail!(
+            "--server-url needs --tokens FILE: a TOML file with the bearer tokens of two users \
+             ([users] alice = \"…\" bob = \"…\"; see docs/GATE.md A.2). To let backproof start \
+             your server instead, use --server-cmd CMD --token-cmd CMD"
+        ),
+        (None, Some(_), _, _) => bail!(
+            "--tokens is for a server given by --server-url URL; with --server-cmd, tokens come \
+             from --token-cmd"
+        ),
+        (None, None, Some(cmd), Some(tok)) => ServerTarget::Command {
             cmd: cmd.clone(),
             token_cmd: tok.clone(),
         },
@@ -173,17 +245,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = rt.block_on(backproof_suite::run::run(opts, &on_event))?;
+    let mut report = rt.block_on(backproof_suite::run::run(opts, &on_event))?;
     bar.finish_and_clear();
-
-    if let Some(parent) = args.report.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&args.report, report.to_json())
-        .with_context(|| format!("cannot write the report to {}", args.report.display()))?;
+    // In the report before anything is written, so every format shows them.
+    backproof_report::apply_deviations(&mut report, &deviations);
+    write_all(&report, &outputs)?;
 
     let t = &report.totals;
     for c in report
@@ -194,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("unsupported {}: {}", c.id, c.reason);
     }
     println!(
-        "{} passed, {} failed, {} unsupported{} ({} ms; report: {})",
+        "{} passed, {} failed, {} unsupported{} ({} ms)",
         t.pass + t.pass_acceptable,
         t.fail,
         t.unsupported,
@@ -204,11 +270,54 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             String::new()
         },
         report.timings.wall_ms,
-        args.report.display()
     );
-    Ok(if t.fail > 0 || t.error > 0 {
-        exit::FAILED
-    } else {
+    for p in &outputs {
+        println!("wrote {}", p.display());
+    }
+    // The report's own deviations are the ones applied above.
+    let gate = backproof_report::gate(&report, baseline.as_ref(), &[]);
+    if baseline.is_some() || !report.deviations.is_empty() {
+        print!("{}", gate.render_text());
+    }
+    Ok(if gate.passed() {
         exit::OK
+    } else {
+        exit::FAILED
     })
+}
+
+/// The JSON report's path and the renderings' paths next to it, in the order written.
+fn output_paths(report: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = report.parent().unwrap_or(Path::new(""));
+    let name = report.file_name().unwrap_or_default();
+    if let Some(clash) = RENDERINGS.iter().find(|r| name == **r) {
+        bail!(
+            "--report {}: {clash} is the name of a rendering written next to the JSON report; \
+             name the JSON report e.g. report.json",
+            report.display()
+        );
+    }
+    let mut out = vec![report.to_path_buf()];
+    out.extend(RENDERINGS.iter().map(|r| dir.join(r)));
+    Ok(out)
+}
+
+/// Writes report.json, report.md, junit.xml and report.html (paths from [`output_paths`]).
+fn write_all(report: &Report, paths: &[PathBuf]) -> anyhow::Result<()> {
+    if let Some(parent) = paths[0].parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let texts = [
+        backproof_report::render_json(report),
+        backproof_report::render_markdown(report),
+        backproof_report::render_junit(report),
+        backproof_report::render_html(std::slice::from_ref(report)),
+    ];
+    for (path, text) in paths.iter().zip(texts) {
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }

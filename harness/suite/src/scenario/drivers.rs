@@ -35,17 +35,19 @@ async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
 fn ignore_background(world: &World) {
     // The server's own housekeeping (readiness probes, the sweeper's listing) is not a
     // step of the operation under test.
-    let bucket_level = format!("/{}?", world.bucket);
-    world.s3_proxy.set_ignored(vec![
-        StepMatch {
-            method: Some("GET".into()),
-            pattern_prefix: Some(bucket_level),
-        },
-        StepMatch {
-            method: Some("HEAD".into()),
-            pattern_prefix: None,
-        },
-    ]);
+    if let Some(st) = &world.storage {
+        let bucket_level = format!("/{}?", st.bucket);
+        st.s3_proxy.set_ignored(vec![
+            StepMatch {
+                method: Some("GET".into()),
+                pattern_prefix: Some(bucket_level),
+            },
+            StepMatch {
+                method: Some("HEAD".into()),
+                pattern_prefix: None,
+            },
+        ]);
+    }
     world.client_proxy.set_ignored(vec![StepMatch {
         method: None,
         pattern_prefix: Some("/healthz".into()),

@@ -240,10 +240,11 @@ impl World {
     }
 
     pub async fn list_keys(&self) -> Result<Vec<String>, Verdict> {
-        let out = self
+        let st = self.storage().map_err(Verdict::Error)?;
+        let out = st
             .s3
             .list_objects_v2()
-            .bucket(&self.bucket)
+            .bucket(&st.bucket)
             .send()
             .await
             .map_err(|e| Verdict::Error(format!("list bucket: {e:?}")))?;
@@ -255,10 +256,11 @@ impl World {
     }
 
     async fn get_object(&self, key: &str) -> Result<Vec<u8>, Verdict> {
-        let out = self
+        let st = self.storage().map_err(Verdict::Error)?;
+        let out = st
             .s3
             .get_object()
-            .bucket(&self.bucket)
+            .bucket(&st.bucket)
             .key(key)
             .send()
             .await
@@ -272,9 +274,10 @@ impl World {
     }
 
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), Verdict> {
-        self.s3
+        let st = self.storage().map_err(Verdict::Error)?;
+        st.s3
             .put_object()
-            .bucket(&self.bucket)
+            .bucket(&st.bucket)
             .key(key)
             .body(bytes.into())
             .send()
@@ -520,7 +523,7 @@ impl World {
     pub fn proxy(&self, name: &str) -> Result<&backproof_faults::FaultProxy, Verdict> {
         match name {
             "client" => Ok(&self.client_proxy),
-            "s3" => Ok(&self.s3_proxy),
+            "s3" => self.storage().map(|s| &s.s3_proxy).map_err(Verdict::Error),
             other => Err(Verdict::Error(format!(
                 "unknown proxy {other:?} (client or s3)"
             ))),
@@ -795,9 +798,10 @@ impl World {
                     .map_err(|e| Verdict::Error(e.to_string()))?;
             }
             StorageOp::Delete => {
-                self.s3
+                let st = self.storage().map_err(Verdict::Error)?;
+                st.s3
                     .delete_object()
-                    .bucket(&self.bucket)
+                    .bucket(&st.bucket)
                     .key(&key)
                     .send()
                     .await

@@ -21,7 +21,9 @@ use exec::Verdict;
 /// What every scenario of a run shares: the stack and the target.
 #[derive(Debug)]
 pub struct Infra {
-    pub stack: Stack,
+    /// The throwaway Postgres + S3 that each world takes a database and a bucket from;
+    /// `None` when the server is given by URL (it has storage of its own).
+    pub stack: Option<Stack>,
     pub target: Target,
 }
 
@@ -50,8 +52,15 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
         Step::Storage { .. } => {
             r.insert("storage-access".into());
         }
-        Step::Fault { fault, .. } if fault == "kill-server" => {
-            r.insert("server-restart".into());
+        Step::Fault { fault, proxy, .. } => {
+            if fault == "kill-server" {
+                r.insert("server-restart".into());
+            }
+            // The proxy between the server and S3 exists only when the harness owns the
+            // stack.
+            if proxy == "s3" {
+                r.insert("storage-access".into());
+            }
         }
         Step::Restart { target, .. } if target == "server" => {
             r.insert("server-restart".into());
@@ -63,7 +72,10 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
     }
     match &s.driver {
         Some(Driver::Enumerate {
-            setup, operation, ..
+            setup,
+            operation,
+            proxy,
+            ..
         }) => {
             for st in setup {
                 visit(st);
@@ -71,6 +83,9 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
             visit(operation);
             r.insert("server-restart".into());
             r.insert("op:restore".into());
+            if proxy == "s3" {
+                r.insert("storage-access".into());
+            }
         }
         Some(Driver::Stress { .. }) => {
             r.insert("op:backup".into());
@@ -115,6 +130,23 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
         case.outcome = Outcome::Unsupported;
         case.observed = "not run".into();
         case.reason = format!("the target does not offer: {}", missing.join(", "));
+        if !infra.target.server.is_owned() {
+            let why: Vec<&str> = missing
+                .iter()
+                .filter_map(|m| match m.as_str() {
+                    "server-restart" => Some("restart the server"),
+                    "storage-access" => Some("reach its storage"),
+                    "failpoints" => Some("switch on its failpoints"),
+                    _ => None,
+                })
+                .collect();
+            if !why.is_empty() {
+                case.reason.push_str(&format!(
+                    " (target given by URL: backproof cannot {})",
+                    why.join(", ")
+                ));
+            }
+        }
         return case;
     }
     let result = match &s.driver {

@@ -1,6 +1,7 @@
 //! What one scenario runs against: a fresh database and bucket on the shared stack, the
 //! server under test as a child process, the two fault proxies, tokens, and the actors'
-//! adapter processes.
+//! adapter processes. A server given by URL has none of the storage and no process: its
+//! two accounts are cleared before every world instead.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use super::Infra;
+use crate::tokens::UrlTokens;
 
 /// How the harness starts the server under test.
 #[derive(Debug, Clone)]
@@ -27,6 +29,19 @@ pub enum ServerTarget {
     /// Any command, given the stack in its environment and `PORT`; `token_cmd` prints a
     /// token for the user named by `{user}` (also in `BACKPROOF_USER`).
     Command { cmd: String, token_cmd: String },
+    /// A server already running at `url` (`http://…`, no trailing `/`; see
+    /// [`crate::tokens::parse_server_url`]), with the tokens of two accounts. No process is
+    /// started and there is no storage access: restart, storage and failpoint cases are
+    /// `unsupported`, and every world first deletes both accounts' backups.
+    Url { url: String, tokens: UrlTokens },
+}
+
+impl ServerTarget {
+    /// Whether the harness starts (and so can kill, restart, and reach the storage of) the
+    /// server.
+    pub fn is_owned(&self) -> bool {
+        !matches!(self, ServerTarget::Url { .. })
+    }
 }
 
 /// What the run was given; shared by every scenario.
@@ -52,17 +67,27 @@ pub struct ServerProc {
     log: Arc<Mutex<Vec<u8>>>,
 }
 
+/// Why a server given by URL cannot do what a case asked (normally such a case is
+/// `unsupported` before it starts; this guards the engine's own calls).
+const NOT_OWNED: &str = "the server was given by URL: backproof cannot restart it";
+
 impl ServerProc {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(|c| c.id())
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match &self.target {
+            ServerTarget::Url { url, .. } => url.clone(),
+            _ => format!("http://127.0.0.1:{}", self.port),
+        }
     }
 
-    /// Whether the process has exited (and is reaped).
+    /// Whether the process has exited (and is reaped). A server given by URL never has.
     pub fn exited(&mut self) -> bool {
+        if !self.target.is_owned() {
+            return false;
+        }
         match self.child.as_mut() {
             Some(c) => !matches!(c.try_wait(), Ok(None)),
             None => true,
@@ -90,6 +115,7 @@ impl ServerProc {
                 c.arg("-c").arg(cmd);
                 c
             }
+            ServerTarget::Url { .. } => return Err(NOT_OWNED.into()),
         };
         let once = std::mem::take(&mut self.once_env);
         cmd.envs(
@@ -215,9 +241,10 @@ pub fn spawn_auto_restart(world: Arc<World>) -> tokio::task::JoinHandle<()> {
 pub struct World {
     pub server: tokio::sync::Mutex<ServerProc>,
     pub client_proxy: FaultProxy,
-    pub s3_proxy: FaultProxy,
-    pub bucket: String,
-    pub s3: aws_sdk_s3::Client,
+    /// The server's base URL as the client sees it: through the client proxy.
+    client_url: String,
+    /// The world's bucket and the proxy in front of S3; `None` for a server given by URL.
+    pub storage: Option<Storage>,
     tokens: Mutex<BTreeMap<String, String>>,
     /// Logical user → user name on the server (unique per world).
     prefix: String,
@@ -232,20 +259,50 @@ pub struct World {
     pub dir: PathBuf,
 }
 
+/// A world's own bucket on the shared stack, and the fault proxy the server reaches it by.
+#[derive(Debug)]
+pub struct Storage {
+    pub bucket: String,
+    pub s3: aws_sdk_s3::Client,
+    pub s3_proxy: FaultProxy,
+}
+
+/// `s.replace(from, to)`, except that an empty `from` (no bucket, no prefix: a server given
+/// by URL) replaces nothing instead of inserting `to` between every character.
+fn replace_nonempty(s: &str, from: &str, to: &str) -> String {
+    if from.is_empty() {
+        s.to_string()
+    } else {
+        s.replace(from, to)
+    }
+}
+
 impl World {
     /// Replaces this world's bucket and user prefix in a recorded request path with
     /// placeholders: every crash point runs in a fresh world with fresh names, and reports
     /// must not carry random ids.
     pub fn generalize(&self, path: &str) -> String {
-        path.replace(&self.bucket, "{bucket}")
-            .replace(&self.prefix, "{p}")
+        let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
+        replace_nonempty(
+            &replace_nonempty(path, bucket, "{bucket}"),
+            &self.prefix,
+            "{p}",
+        )
     }
 
     /// The inverse of [`World::generalize`] for this world's names.
     pub fn localize(&self, pattern: &str) -> String {
+        let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
         pattern
-            .replace("{bucket}", &self.bucket)
+            .replace("{bucket}", bucket)
             .replace("{p}", &self.prefix)
+    }
+
+    /// The world's storage, for steps that need it (`storage-access` cases).
+    pub fn storage(&self) -> Result<&Storage, String> {
+        self.storage.as_ref().ok_or_else(|| {
+            "the server was given by URL: backproof has no access to its storage".to_string()
+        })
     }
 }
 
@@ -271,7 +328,13 @@ impl World {
         actors: &[(String, String)],
         label: &str,
     ) -> Result<World, String> {
-        let stack: &Stack = &infra.stack;
+        if let ServerTarget::Url { url, tokens } = &target.server {
+            return World::create_for_url(target, url, tokens, actors).await;
+        }
+        let stack: &Stack = infra
+            .stack
+            .as_ref()
+            .ok_or("no stack was started for a server the harness runs")?;
         let tag = random_hex(4);
         let db = stack
             .postgres
@@ -331,12 +394,15 @@ impl World {
             .prefix("backproof-scenario-")
             .tempdir()
             .map_err(|e| e.to_string())?;
-        let mut world = World {
+        let world = World {
             server: tokio::sync::Mutex::new(server),
+            client_url: client_proxy.url(),
             client_proxy,
-            s3_proxy,
-            bucket,
-            s3: stack.s3.client().await,
+            storage: Some(Storage {
+                bucket,
+                s3: stack.s3.client().await,
+                s3_proxy,
+            }),
             tokens: Mutex::default(),
             prefix: format!("u{tag}-"),
             actors: BTreeMap::new(),
@@ -348,6 +414,63 @@ impl World {
             dir: dir.path().to_path_buf(),
             _dir: dir,
         };
+        world.start_actors(actors).await
+    }
+
+    /// A world on a server given by URL: both accounts' backups deleted first (the
+    /// accounts are shared by every case of the run, which therefore runs one at a time),
+    /// the client proxy in front of the URL, no storage, no process.
+    async fn create_for_url(
+        target: &Target,
+        url: &str,
+        tokens: &UrlTokens,
+        actors: &[(String, String)],
+    ) -> Result<World, String> {
+        for (logical, entry) in tokens.mapping() {
+            let token = tokens.token(logical).unwrap_or_default();
+            clear_account(url, logical, entry, token).await?;
+        }
+        let server = ServerProc {
+            child: None,
+            port: 0,
+            env: Vec::new(),
+            target: target.server.clone(),
+            extra_args: Vec::new(),
+            once_env: Vec::new(),
+            log: Arc::default(),
+        };
+        let client_proxy = FaultProxy::start(url).await.map_err(|e| e.to_string())?;
+        // The proxy forwards the request path as is, so a base path (`http://host/api`)
+        // goes into the client's URL, in front of the proxy.
+        let base_path = reqwest::Url::parse(url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let dir = tempfile::Builder::new()
+            .prefix("backproof-scenario-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let world = World {
+            server: tokio::sync::Mutex::new(server),
+            client_url: format!("{}{base_path}", client_proxy.url()),
+            client_proxy,
+            storage: None,
+            tokens: Mutex::default(),
+            prefix: String::new(),
+            actors: BTreeMap::new(),
+            actor_users: BTreeMap::new(),
+            saved: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            target: target.clone(),
+            auth_secret: String::new(),
+            dir: dir.path().to_path_buf(),
+            _dir: dir,
+        };
+        world.start_actors(actors).await
+    }
+
+    /// Starts the actors' adapter processes (each with its own state dir) and says hello.
+    async fn start_actors(mut self, actors: &[(String, String)]) -> Result<World, String> {
+        let world = &mut self;
         // Adapters start in parallel, off the async threads (spawn and hello block).
         let starts: Vec<_> = actors
             .iter()
@@ -369,11 +492,15 @@ impl World {
             world.actors.insert(name.clone(), Arc::new(Mutex::new(p)));
             world.actor_users.insert(name.clone(), user.clone());
         }
-        Ok(world)
+        Ok(self)
     }
 
-    /// The server-side user name of a logical user.
+    /// The server-side user name of a logical user (for a server given by URL: the name
+    /// of its entry in the tokens file).
     pub fn user_name(&self, user: &str) -> String {
+        if let ServerTarget::Url { tokens, .. } = &self.target.server {
+            return tokens.entry(user).unwrap_or(user).to_string();
+        }
         format!("{}{user}", self.prefix)
     }
 
@@ -387,6 +514,20 @@ impl World {
         {
             return Ok(t.clone());
         }
+        if let ServerTarget::Url { tokens, .. } = &self.target.server {
+            return tokens.token(user).map(str::to_string).ok_or_else(|| {
+                let mapped: Vec<String> = tokens
+                    .mapping()
+                    .iter()
+                    .map(|(l, e)| format!("{l} (entry {e:?})"))
+                    .collect();
+                format!(
+                    "the case uses user {user:?}, but a server given by URL has only the users \
+                     of the tokens file, mapped to {}",
+                    mapped.join(" and ")
+                )
+            });
+        }
         let name = self.user_name(user);
         let mut cmd = match &self.target.server {
             ServerTarget::Reference { exe, .. } => {
@@ -398,6 +539,10 @@ impl World {
                 let mut c = Command::new("sh");
                 c.arg("-c").arg(token_cmd.replace("{user}", &name));
                 c
+            }
+            // Answered from the tokens file above.
+            ServerTarget::Url { .. } => {
+                return Err("no token command for a server given by URL".into());
             }
         };
         let out = cmd
@@ -428,7 +573,7 @@ impl World {
     /// The `server` object of the adapter protocol for a logical user (through the
     /// client↔server proxy).
     pub async fn wire_server(&self, user: &str) -> Result<serde_json::Value, String> {
-        Ok(serde_json::json!({"url": self.client_proxy.url(), "token": self.token(user).await?}))
+        Ok(serde_json::json!({"url": self.client_url, "token": self.token(user).await?}))
     }
 
     /// The server's direct URL (raw HTTP steps and the harness's own reads bypass the
@@ -449,6 +594,39 @@ impl World {
         }
         self.server.lock().await.kill().await;
         self.client_proxy.stop();
-        self.s3_proxy.stop();
+        if let Some(s) = &self.storage {
+            s.s3_proxy.stop();
+        }
+    }
+}
+
+/// `DELETE /v1/backup` for one account of a server given by URL, unconditionally: 204 (it
+/// had one) and 404 (it had none) both leave it empty; anything else means the case cannot
+/// start from a known state.
+async fn clear_account(url: &str, logical: &str, entry: &str, token: &str) -> Result<(), String> {
+    let endpoint = format!("{url}/v1/backup");
+    let what = format!(
+        "clearing user {logical} (tokens file entry {entry:?}) before the case: DELETE {endpoint}"
+    );
+    let resp = super::exec::http_client()
+        .delete(&endpoint)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("{what}: no answer: {e}"))?;
+    match resp.status().as_u16() {
+        204 | 404 => Ok(()),
+        code => {
+            let body = resp.text().await.unwrap_or_default();
+            let body: String = body.trim().chars().take(200).collect();
+            Err(format!(
+                "{what} answered {code} (expected 204 or 404){}",
+                if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                }
+            ))
+        }
     }
 }
