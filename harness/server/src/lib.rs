@@ -32,7 +32,7 @@ mod problem;
 mod storage;
 mod sweep;
 
-pub use api::MIN_BLOB_BYTES;
+pub use api::{MIN_BLOB_BYTES, ROUTES};
 pub use auth::{mint_token, valid_user, verify_token};
 pub use problem::ProblemKind;
 pub use sweep::SweepStats;
