@@ -30,6 +30,11 @@ const RENDERINGS: [&str; 3] = ["report.md", "junit.xml", "report.html"];
 /// failures covered by --deviations never count; 2 the harness could not run (bad flags or
 /// files, missing infrastructure).
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Writes the JSON report (--report) and, in the same directory, report.md, junit.xml and report.html; prints their paths.\n\
+Exit codes: 0 every case passed (with --baseline: no regression against it); 1 a case failed or errored (with --baseline: a case that passed there fails or errors now) — failures covered by --deviations never count; 2 the harness could not run (bad flags or files, missing infrastructure).\n\
+Examples:\n  backproof run --filter 'protocol/*'\n  backproof run --server-url http://127.0.0.1:8080 --tokens tokens.toml --report out/report.json\n  backproof run --baseline ci/baseline.json --deviations ci/deviations.toml"
+)]
 pub struct Args {
     /// Run only the cases whose id matches this glob, e.g. 'protocol/*' or '*crash*'.
     #[arg(long, value_name = "GLOB")]
