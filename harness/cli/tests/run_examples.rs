@@ -7,33 +7,12 @@
 //! say so and pass, unless BACKPROOF_REQUIRE_TOOLS=1 (as .ci/run sets), which makes a
 //! missing tool a failure.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use backproof_report::{Outcome, Report};
+use backproof_report::Outcome;
+use common::{root, run, tool_available};
 
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_backproof")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn tool_available(probe: &mut Command, what: &str) -> bool {
-    let ok = probe.output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("BACKPROOF_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{what} is missing and BACKPROOF_REQUIRE_TOOLS=1"
-        );
-        eprintln!("skipped: {what} is missing");
-    }
-    ok
-}
+mod common;
 
 /// The client-side families (every case with an adapter actor) and the vectors through
 /// the adapter; `protocol` talks raw HTTP to the server and never starts a client.
@@ -46,36 +25,15 @@ corrupted-blob/*,wrong-passphrase/*,smart-recovery/*,mid-rotation-crash/*,vector
 
 fn run_adapter(adapter: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("report.json");
-    let out = Command::new(exe())
-        .current_dir(root())
-        .args(["run", "--quiet", "--filter", CLIENT_CASES])
-        .arg("--report")
-        .arg(&report)
-        .args(["--client-adapter", adapter])
-        .output()
-        .expect("backproof runs");
-    let log = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = run(
+        dir.path(),
+        &["--filter", CLIENT_CASES, "--client-adapter", adapter],
     );
-    let text =
-        std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("no report ({e}); log:\n{log}"));
-    let r = Report::from_json_str(&text, "test").expect("a valid report");
-    let failing: Vec<String> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome.is_failing())
-        .map(|c| {
-            format!(
-                "{}: expected {}; observed {}; {}",
-                c.id, c.expected, c.observed, c.reason
-            )
-        })
-        .collect();
+    let log = out.log();
+    let failing = out.failures();
     assert!(failing.is_empty(), "{}\n{log}", failing.join("\n"));
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
+    let r = out.report();
     assert!(
         r.target.client.contains("backproof-example-"),
         "the example, not the reference, was under test: {}",

@@ -6,41 +6,12 @@
 //! (`cargo test -p backproof --features failpoints --test run_reference`); otherwise they
 //! are reported `unsupported`, which does not fail the run.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use backproof_report::{Outcome, Report};
+use backproof_report::Outcome;
+use common::{exe, root, run};
 
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_backproof")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(args: &[&str], report: &Path) -> (i32, Report, String) {
-    let out = Command::new(exe())
-        .arg("run")
-        .arg("--quiet")
-        .arg("--scenarios")
-        .arg(root().join("scenarios"))
-        .arg("--report")
-        .arg(report)
-        .args(args)
-        .output()
-        .expect("backproof runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let text = std::fs::read_to_string(report)
-        .unwrap_or_else(|e| panic!("no report ({e}); stdout: {stdout}\nstderr: {stderr}"));
-    let r = Report::from_json_str(&text, "test").expect("a valid report");
-    (
-        out.status.code().unwrap_or(-1),
-        r,
-        format!("{stdout}\n{stderr}"),
-    )
-}
+mod common;
 
 fn broken_adapter(mode: &str) -> String {
     format!(
@@ -53,20 +24,12 @@ fn broken_adapter(mode: &str) -> String {
 #[test]
 fn the_reference_passes_every_case() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, r, log) = run(&[], &dir.path().join("r.json"));
-    let bad: Vec<String> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome.is_failing())
-        .map(|c| {
-            format!(
-                "{} {:?}: expected {}; observed {}; {}",
-                c.id, c.outcome, c.expected, c.observed, c.reason
-            )
-        })
-        .collect();
+    let out = run(dir.path(), &[]);
+    let log = out.log();
+    let bad = out.failures();
     assert!(bad.is_empty(), "{}\n{log}", bad.join("\n"));
-    assert_eq!(code, 0, "{log}");
+    assert_eq!(out.code, 0, "{log}");
+    let r = out.report();
     assert!(
         r.totals.pass + r.totals.pass_acceptable >= 80,
         "{:?}",
@@ -109,18 +72,14 @@ fn the_reference_passes_every_case() {
 /// Runs `filter` against a broken variant; `must_fail` must be among the failed cases.
 fn caught(args: &[&str], must_fail: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (code, r, log) = run(args, &dir.path().join("r.json"));
-    let failed: Vec<&str> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::Fail)
-        .map(|c| c.id.as_str())
-        .collect();
+    let out = run(dir.path(), args);
+    let log = out.log();
+    let failed = out.ids(Outcome::Fail);
     assert!(
-        failed.contains(&must_fail),
+        failed.iter().any(|id| id == must_fail),
         "{must_fail} did not fail; failed: {failed:?}\n{log}"
     );
-    assert_eq!(code, 1, "{log}");
+    assert_eq!(out.code, 1, "{log}");
 }
 
 #[test]

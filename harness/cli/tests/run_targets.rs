@@ -13,87 +13,24 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use backproof_report::{Outcome, Report};
+use backproof_report::Outcome;
+use common::{RunOut, exe, root, run};
 
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_backproof")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// What one `backproof run` left behind.
-struct RunOut {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    dir: PathBuf,
-}
-
-impl RunOut {
-    fn log(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    fn report(&self) -> Report {
-        let text = std::fs::read_to_string(self.dir.join("report.json"))
-            .unwrap_or_else(|e| panic!("no report.json ({e})\n{}", self.log()));
-        Report::from_json_str(&text, "report.json").expect("a valid report")
-    }
-
-    fn file(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name))
-            .unwrap_or_else(|e| panic!("no {name} ({e})\n{}", self.log()))
-    }
-}
-
-/// `backproof run --quiet --scenarios … --report <dir>/report.json ARGS`.
-fn run(dir: &Path, args: &[&str]) -> RunOut {
-    let started = Instant::now();
-    let out = Command::new(exe())
-        .arg("run")
-        .arg("--quiet")
-        .arg("--scenarios")
-        .arg(root().join("scenarios"))
-        .arg("--vectors")
-        .arg(root().join("vectors"))
-        .arg("--report")
-        .arg(dir.join("report.json"))
-        .args(args)
-        .output()
-        .expect("backproof runs");
-    eprintln!("backproof run {args:?}: {:?}", started.elapsed());
-    RunOut {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        dir: dir.to_path_buf(),
-    }
-}
+mod common;
 
 // ---------------------------------------------------------------------------------------
 // xmllint
 
 fn require_xmllint() -> bool {
-    if Command::new("xmllint").arg("--version").output().is_ok() {
-        return true;
-    }
-    let msg = "xmllint not installed (apt-get install -y libxml2-utils); skipping the JUnit \
-               schema check";
-    if std::env::var("BACKPROOF_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("{msg} — but BACKPROOF_REQUIRE_TOOLS=1");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
+    common::tool_available(
+        Command::new("xmllint").arg("--version"),
+        "xmllint (apt-get install -y libxml2-utils), for the JUnit schema check",
+    )
 }
 
 /// `xmllint --noout --schema junit.xsd FILE` must accept the file.
@@ -420,11 +357,11 @@ fn bad_url_targets_and_gate_files_exit_2_naming_the_problem() {
         (
             vec![
                 "--server-url",
-                "https://backup.example",
+                "ftp://backup.example",
                 "--tokens",
                 &two_users,
             ],
-            vec!["plain HTTP"],
+            vec!["not supported", "https://host"],
         ),
         (
             vec!["--deviations", &bad_devs],
