@@ -11,8 +11,16 @@ use backproof_format::KdfParams;
 /// Speak the adapter protocol on stdin/stdout until stdin closes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub writer: WriterArgs,
+}
+
+/// What the reference client keeps and how it seals: shared by `adapter` and `client`.
+#[derive(Debug, clap::Args)]
+pub struct WriterArgs {
     /// Directory for what must survive a kill of this process (the last version each server
-    /// acknowledged). The harness restarts the adapter with the same directory.
+    /// acknowledged), so the next backup updates instead of creating; give the same one
+    /// after a restart.
     #[arg(long, value_name = "DIR", env = "BACKPROOF_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// The writer's own Argon2id parameters for seal, backup and rotate, as
@@ -25,36 +33,35 @@ pub struct Args {
     pub kdf_file: Option<PathBuf>,
 }
 
+impl WriterArgs {
+    /// The reference client's settings: the state dir and the writer's parameters from
+    /// `--kdf` or `--kdf-file`.
+    pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
+        let mut config = ClientConfig {
+            state_dir: self.state_dir.clone(),
+            ..ClientConfig::default()
+        };
+        match (self.kdf, &self.kdf_file) {
+            (Some(k), _) => config.kdf = k,
+            (None, Some(path)) => {
+                config.kdf = backproof_tune::load_kdf_file(path)
+                    .with_context(|| format!("cannot use --kdf-file {}", path.display()))?;
+            }
+            (None, None) => {}
+        }
+        Ok(config)
+    }
+}
+
 /// Parses `m=7168,t=5,p=1` (any order, all three required; `m` also as `64MiB`); one parser
 /// for the whole binary so `tune`, `client` and `adapter` agree on the syntax and the policy.
 pub fn parse_kdf(s: &str) -> Result<KdfParams, String> {
     backproof_tune::parse_kdf(s).map_err(|e| e.to_string())
 }
 
-/// The writer's parameters from `--kdf` or `--kdf-file` (a `backproof tune --json` result).
-pub fn writer_kdf(
-    kdf: Option<KdfParams>,
-    kdf_file: Option<&std::path::Path>,
-) -> anyhow::Result<Option<KdfParams>> {
-    match (kdf, kdf_file) {
-        (Some(k), _) => Ok(Some(k)),
-        (None, Some(path)) => backproof_tune::load_kdf_file(path)
-            .map(Some)
-            .with_context(|| format!("cannot use --kdf-file {}", path.display())),
-        (None, None) => Ok(None),
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let mut client = ClientConfig {
-        state_dir: args.state_dir,
-        ..ClientConfig::default()
-    };
-    if let Some(kdf) = writer_kdf(args.kdf, args.kdf_file.as_deref())? {
-        client.kdf = kdf;
-    }
     let config = AdapterConfig {
-        client,
+        client: args.writer.client_config()?,
         ..AdapterConfig::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use backproof_client::{Candidate, Client, ClientConfig, ClientError, Server};
-use backproof_format::{KdfParams, Secret, payload};
+use backproof_client::{Candidate, Client, ClientError, Server};
+use backproof_format::{Secret, payload};
 
-use super::adapter::{parse_kdf, writer_kdf};
+use super::adapter::WriterArgs;
 use crate::exit;
 
 /// Where and as whom.
@@ -28,17 +28,8 @@ pub struct Conn {
     /// File holding the bearer token (surrounding whitespace ignored).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Directory remembering the last version each server acknowledged, so the next backup
-    /// updates instead of creating (survives a crash).
-    #[arg(long, value_name = "DIR", env = "BACKPROOF_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Argon2id parameters for sealing, `m=KiB,t=PASSES,p=LANES` (default m=65536,t=3,p=4).
-    #[arg(long, value_name = "m=..,t=..,p=..", value_parser = parse_kdf)]
-    pub kdf: Option<KdfParams>,
-    /// Read the sealing parameters from a file: the output of `backproof tune --json`, a
-    /// `{"m_cost", "t_cost", "p_cost"}` object, or one `m=..,t=..,p=..` line.
-    #[arg(long, value_name = "FILE", conflicts_with = "kdf")]
-    pub kdf_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub writer: WriterArgs,
 }
 
 /// The secret: exactly one of a passphrase file or a key file.
@@ -161,14 +152,7 @@ fn server(conn: &Conn) -> anyhow::Result<Server> {
 }
 
 fn client(conn: &Conn) -> anyhow::Result<Client> {
-    let mut config = ClientConfig {
-        state_dir: conn.state_dir.clone(),
-        ..ClientConfig::default()
-    };
-    if let Some(k) = writer_kdf(conn.kdf, conn.kdf_file.as_deref())? {
-        config.kdf = k;
-    }
-    Client::new(config).context("cannot start the client")
+    Client::new(conn.writer.client_config()?).context("cannot start the client")
 }
 
 fn parse_candidate(spec: &str) -> anyhow::Result<Candidate> {
