@@ -10,7 +10,16 @@
 //!
 //! Requests are forwarded verbatim: method, path and query, and every header including
 //! `Host` — so AWS SigV4 signatures made for the proxy's address still verify at S3, which
-//! signs over the `Host` the client used.
+//! signs over the `Host` the client used. A proxy in front of a server given by URL instead
+//! sets `Host` to the upstream's authority ([`ProxyOptions::rewrite_host`]), so that a
+//! name-based virtual host or a CDN answers.
+//!
+//! The proxy always listens plain HTTP on `127.0.0.1`; the upstream may be `http://` or
+//! `https://`. For `https://` the proxy terminates nothing: it opens its own TLS connection
+//! to the upstream (re-originates TLS), verifying the upstream's certificate against the
+//! system trust store (or the PEM file named by `SSL_CERT_FILE`, which replaces it), plus
+//! [`ProxyOptions::extra_root_pem`]. A certificate that does not verify makes the step a
+//! dropped connection, logged at debug level with the reason.
 //!
 //! Recording: [`FaultProxy::reset`] starts a fresh exchange; after the operation,
 //! [`FaultProxy::steps`] lists what the implementation actually did (method, path pattern,
@@ -27,14 +36,18 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
 
 /// Errors of the proxy itself (not of the traffic it carries).
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +55,28 @@ pub enum FaultError {
     /// The listening socket could not be bound.
     #[error("fault proxy: cannot listen on 127.0.0.1: {0}")]
     Bind(#[source] std::io::Error),
-    /// The upstream base URL is not `http://host:port`.
-    #[error("fault proxy: upstream {0:?} is not an http://host:port URL")]
+    /// The upstream base URL is not `http(s)://host[:port]`.
+    #[error("fault proxy: upstream {0:?} is not an http://host[:port] or https://host[:port] URL")]
     BadUpstream(String),
+    /// The TLS client for an `https://` upstream could not be set up (e.g. a bad
+    /// [`ProxyOptions::extra_root_pem`]).
+    #[error("fault proxy: TLS setup: {0}")]
+    Tls(String),
+}
+
+/// How a [`FaultProxy`] treats what it forwards. `Default` is what [`FaultProxy::start`]
+/// uses: the caller's `Host` is kept, only the system's trust roots are used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// Replace the caller's `Host` (`127.0.0.1:<proxy port>`) with the upstream's authority
+    /// (`host[:port]` as written in the upstream URL). Needed in front of a server reached
+    /// by name (virtual host, CDN); wrong in front of S3, where SigV4 signed the caller's
+    /// `Host`.
+    pub rewrite_host: bool,
+    /// PEM certificates trusted as roots for an `https://` upstream, in addition to the
+    /// system store / `SSL_CERT_FILE` (tests use it for a self-signed upstream without
+    /// touching the process environment).
+    pub extra_root_pem: Option<Vec<u8>>,
 }
 
 /// When, relative to forwarding, a fault fires.
@@ -230,6 +262,7 @@ struct ArmedRule {
 #[derive(Debug)]
 struct Shared {
     upstream: Mutex<Uri>,
+    rewrite_host: bool,
     state: Mutex<State>,
 }
 
@@ -255,22 +288,34 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy forwarding to `upstream` (`http://host:port`, any path ignored).
+    /// Starts a proxy forwarding to `upstream` (`http://` or `https://host[:port]`; any
+    /// path is ignored: requests keep their own path, so a caller that needs a base path
+    /// puts it in its own URL of the proxy). The caller's `Host` is forwarded unchanged.
     pub async fn start(upstream: &str) -> Result<FaultProxy, FaultError> {
+        FaultProxy::start_with(upstream, ProxyOptions::default()).await
+    }
+
+    /// [`FaultProxy::start`] with options (e.g. rewriting `Host` for a server given by URL).
+    pub async fn start_with(
+        upstream: &str,
+        options: ProxyOptions,
+    ) -> Result<FaultProxy, FaultError> {
         let upstream = parse_upstream(upstream)?;
+        let connector = connector(options.extra_root_pem.as_deref())?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(FaultError::Bind)?;
         let addr = listener.local_addr().map_err(FaultError::Bind)?;
         let shared = Arc::new(Shared {
             upstream: Mutex::new(upstream),
+            rewrite_host: options.rewrite_host,
             state: Mutex::new(State::default()),
         });
         // No idle pool: after the upstream is killed and restarted, a pooled connection
         // to the dead process would turn the next step into a spurious failure.
-        let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
+        let client: UpstreamClient = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
-            .build_http();
+            .build(connector);
         let (stop, mut stopped) = watch::channel(false);
         let task_shared = shared.clone();
         let task = tokio::spawn(async move {
@@ -372,10 +417,76 @@ fn parse_upstream(s: &str) -> Result<Uri, FaultError> {
     let uri: Uri = s
         .parse()
         .map_err(|_| FaultError::BadUpstream(s.to_string()))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
         return Err(FaultError::BadUpstream(s.to_string()));
     }
     Ok(uri)
+}
+
+/// The system's trust roots, read once per process: many proxies are started per run, and
+/// reading the store (or `SSL_CERT_FILE`) each time would cost a file scan per proxy.
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        for e in &loaded.errors {
+            tracing::debug!(error = %e, "fault proxy: reading the system trust roots");
+        }
+        loaded.certs
+    })
+}
+
+/// One connector for both schemes: plain TCP for `http://`, rustls for `https://`.
+fn connector(extra_root_pem: Option<&[u8]>) -> Result<HttpsConnector<HttpConnector>, FaultError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unparsable system certificates are skipped, as every rustls client does.
+    roots.add_parsable_certificates(native_roots().iter().cloned());
+    if let Some(pem) = extra_root_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| FaultError::Tls(format!("extra root PEM: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| FaultError::Tls(format!("extra root certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(FaultError::Tls(
+                "extra root PEM holds no CERTIFICATE block".to_string(),
+            ));
+        }
+    }
+    // The provider is named, not taken from the process default: the workspace builds
+    // rustls with both ring and aws-lc-rs (the AWS SDK brings the latter), and then rustls
+    // has no implicit default.
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| FaultError::Tls(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    // Let https:// URIs through the TCP layer; hyper-rustls does the TLS on top.
+    http.enforce_http(false);
+    Ok(HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
+/// `e` and its causes, `a: b: c`: hyper-util's error alone says only "client error
+/// (Connect)", the reason (refused, certificate not trusted, ...) is in the chain.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 fn full(status: u16, text: &str) -> Response<ProxyBody> {
@@ -413,7 +524,7 @@ fn kill(pid: u32) {
 
 async fn handle(
     shared: Arc<Shared>,
-    client: Client<HttpConnector, Incoming>,
+    client: UpstreamClient,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Dropped> {
     let method = req.method().as_str().to_string();
@@ -478,9 +589,10 @@ async fn handle(
 
     let upstream = lock(&shared.upstream).clone();
     let (mut parts, body) = req.into_parts();
+    let authority = upstream.authority().map(|a| a.as_str()).unwrap_or_default();
     let mut target = http::uri::Builder::new()
-        .scheme("http")
-        .authority(upstream.authority().map(|a| a.as_str()).unwrap_or_default());
+        .scheme(upstream.scheme_str().unwrap_or("http"))
+        .authority(authority);
     target = target.path_and_query(
         parts
             .uri
@@ -489,14 +601,22 @@ async fn handle(
             .unwrap_or("/"),
     );
     parts.uri = target.build().map_err(|_| Dropped)?;
-    // hyper-util only adds Host when it is missing, so the caller's Host (which SigV4
-    // signed) reaches the upstream unchanged.
+    // hyper-util only adds Host when it is missing, so unless asked to rewrite it, the
+    // caller's Host (which SigV4 signed) reaches the upstream unchanged.
+    if shared.rewrite_host {
+        let host = http::HeaderValue::from_str(authority).map_err(|_| Dropped)?;
+        parts.headers.insert(http::header::HOST, host);
+    }
     let resp = match client.request(Request::from_parts(parts, body)).await {
         Ok(r) => r,
         Err(e) => {
-            // An unreachable upstream looks to the caller like what it is: a connection
-            // that yields no answer.
-            tracing::debug!(error = %e, "upstream unreachable");
+            // An unreachable upstream (or one whose certificate does not verify) looks to
+            // the caller like what it is: a connection that yields no answer.
+            tracing::debug!(
+                upstream = %upstream,
+                error = %error_chain(&e),
+                "fault proxy: upstream unreachable"
+            );
             return Err(Dropped);
         }
     };
@@ -548,5 +668,16 @@ mod tests {
             Err(FaultError::BadUpstream(_))
         ));
         assert!(parse_upstream("http://127.0.0.1:9").is_ok());
+        assert!(parse_upstream("https://backup.example").is_ok());
+        assert!(parse_upstream("https://backup.example:8443/api").is_ok());
+    }
+
+    #[test]
+    fn extra_roots_must_be_certificates() {
+        assert!(matches!(
+            connector(Some(b"not pem")),
+            Err(FaultError::Tls(m)) if m.contains("no CERTIFICATE")
+        ));
+        assert!(connector(None).is_ok());
     }
 }

@@ -156,24 +156,19 @@ pub fn load_tokens(path: &Path) -> Result<UrlTokens, TokensError> {
     parse_tokens(&text, &path.display().to_string())
 }
 
-/// Checks a `--server-url` and returns it without a trailing `/`. The fault proxy between
-/// the client and the server forwards plain HTTP, so the URL must be `http://`.
+/// Checks a `--server-url` and returns it without a trailing `/`. `http://` and `https://`
+/// are accepted: the fault proxy between the client and the server listens plain HTTP
+/// towards the client and opens its own TLS connection to an `https://` server.
 pub fn parse_server_url(url: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         format!("--server-url {url:?} is not a URL ({e}); expected e.g. http://127.0.0.1:8080")
     })?;
     match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "--server-url {url:?}: backproof puts its fault proxy between the client and the \
-                 server, and that proxy speaks plain HTTP only; give the server's http:// address \
-                 (e.g. its internal address or a port-forward such as `kubectl port-forward`)"
-            ));
-        }
+        "http" | "https" => {}
         other => {
             return Err(format!(
-                "--server-url {url:?}: scheme {other:?} is not supported; expected http://host:port"
+                "--server-url {url:?}: scheme {other:?} is not supported; expected \
+                 http://host[:port] or https://host[:port]"
             ));
         }
     }
@@ -283,10 +278,18 @@ mod tests {
             parse_server_url("http://backup.internal/api/").unwrap(),
             "http://backup.internal/api"
         );
+        assert_eq!(
+            parse_server_url("https://x.example/").unwrap(),
+            "https://x.example"
+        );
+        assert_eq!(
+            parse_server_url("https://x.example:8443/api/").unwrap(),
+            "https://x.example:8443/api"
+        );
         assert!(
-            parse_server_url("https://x.example")
+            parse_server_url("ftp://x.example")
                 .unwrap_err()
-                .contains("plain HTTP")
+                .contains("https://host")
         );
         assert!(parse_server_url("localhost:8080").is_err());
         assert!(

@@ -62,7 +62,8 @@ pub struct Args {
     /// BACKPROOF_USER; the server's BACKPROOF_AUTH_SECRET is in its environment).
     #[arg(long, value_name = "CMD")]
     pub token_cmd: Option<String>,
-    /// A server already running at this http:// URL (needs --tokens). No process is
+    /// A server already running at this http:// or https:// URL (needs --tokens); https
+    /// trusts the system store or SSL_CERT_FILE. No process is
     /// started: restart, storage and failpoint cases are `unsupported`; cases run one at a
     /// time and each first deletes the backups of both accounts (DELETE /v1/backup).
     #[arg(long, value_name = "URL")]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backproof_client::adapter::AdapterProcess;
-use backproof_faults::FaultProxy;
+use backproof_faults::{FaultProxy, ProxyOptions};
 use backproof_stack::Stack;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
@@ -29,7 +29,7 @@ pub enum ServerTarget {
     /// Any command, given the stack in its environment and `PORT`; `token_cmd` prints a
     /// token for the user named by `{user}` (also in `BACKPROOF_USER`).
     Command { cmd: String, token_cmd: String },
-    /// A server already running at `url` (`http://…`, no trailing `/`; see
+    /// A server already running at `url` (`http://…` or `https://…`, no trailing `/`; see
     /// [`crate::tokens::parse_server_url`]), with the tokens of two accounts. No process is
     /// started and there is no storage access: restart, storage and failpoint cases are
     /// `unsupported`, and every world first deletes both accounts' backups.
@@ -439,7 +439,17 @@ impl World {
             once_env: Vec::new(),
             log: Arc::default(),
         };
-        let client_proxy = FaultProxy::start(url).await.map_err(|e| e.to_string())?;
+        // The server is reached by name (virtual host, CDN, TLS certificate): it must see its
+        // own name in Host, not the proxy's 127.0.0.1 address.
+        let client_proxy = FaultProxy::start_with(
+            url,
+            ProxyOptions {
+                rewrite_host: true,
+                extra_root_pem: None,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         // The proxy forwards the request path as is, so a base path (`http://host/api`)
         // goes into the client's URL, in front of the proxy.
         let base_path = reqwest::Url::parse(url)
