@@ -306,6 +306,14 @@ impl World {
     }
 }
 
+/// The scenario's own folder (adapter state dirs, logs), removed with the world.
+fn scenario_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::Builder::new()
+        .prefix("backproof-scenario-")
+        .tempdir()
+        .map_err(|e| e.to_string())
+}
+
 fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
@@ -390,10 +398,7 @@ impl World {
         let client_proxy = FaultProxy::start(&server.url())
             .await
             .map_err(|e| e.to_string())?;
-        let dir = tempfile::Builder::new()
-            .prefix("backproof-scenario-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
+        let dir = scenario_dir()?;
         let world = World {
             server: tokio::sync::Mutex::new(server),
             client_url: client_proxy.url(),
@@ -455,10 +460,7 @@ impl World {
         let base_path = reqwest::Url::parse(url)
             .map(|u| u.path().trim_end_matches('/').to_string())
             .unwrap_or_default();
-        let dir = tempfile::Builder::new()
-            .prefix("backproof-scenario-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
+        let dir = scenario_dir()?;
         let world = World {
             server: tokio::sync::Mutex::new(server),
             client_url: format!("{}{base_path}", client_proxy.url()),
