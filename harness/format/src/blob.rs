@@ -1,6 +1,7 @@
 //! Blob format v1: header layout, key schedule, seal and the eight-step open order.
 
 use std::fmt;
+use std::ops::Range;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -335,4 +336,192 @@ pub fn seal(
         })?;
     blob.extend_from_slice(&tag);
     Ok(blob)
+}
+
+/// A named field of a v1 blob (docs/FORMAT.md §1), for tools that point at bytes of a blob
+/// (damage them, highlight them) without parsing it: a damaged blob has no valid header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Magic,
+    Version,
+    KdfId,
+    MCost,
+    TCost,
+    PCost,
+    SaltLen,
+    Salt,
+    Nonce,
+    KeyCheck,
+    HeaderDigest,
+    /// Everything between the header and the tag.
+    Ciphertext,
+    /// The last `TAG_LEN` bytes.
+    Tag,
+}
+
+impl Field {
+    /// Every field, in blob order.
+    pub const ALL: [Field; 13] = [
+        Field::Magic,
+        Field::Version,
+        Field::KdfId,
+        Field::MCost,
+        Field::TCost,
+        Field::PCost,
+        Field::SaltLen,
+        Field::Salt,
+        Field::Nonce,
+        Field::KeyCheck,
+        Field::HeaderDigest,
+        Field::Ciphertext,
+        Field::Tag,
+    ];
+
+    /// The field's name in docs/FORMAT.md.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Magic => "magic",
+            Field::Version => "version",
+            Field::KdfId => "kdf_id",
+            Field::MCost => "m_cost",
+            Field::TCost => "t_cost",
+            Field::PCost => "p_cost",
+            Field::SaltLen => "salt_len",
+            Field::Salt => "salt",
+            Field::Nonce => "nonce",
+            Field::KeyCheck => "key_check",
+            Field::HeaderDigest => "header_digest",
+            Field::Ciphertext => "ciphertext",
+            Field::Tag => "tag",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Offset of `salt_len`, the one byte the position of every later field depends on.
+const SALT_LEN_OFFSET: usize = FIXED_PREFIX_LEN - 1;
+
+/// The bytes `field` occupies in `blob`, as the layout places them given the blob's
+/// `salt_len` byte and length; nothing else is checked, so this works on damaged blobs.
+/// `None` when the blob is too short to hold `salt_len`. Ranges may reach past the end of
+/// a truncated blob; `Ciphertext` and `Tag` are placed from the end.
+pub fn field_range(blob: &[u8], field: Field) -> Option<Range<usize>> {
+    let salt_len = usize::from(*blob.get(SALT_LEN_OFFSET)?);
+    Some(layout(salt_len, blob.len(), field))
+}
+
+impl Header {
+    /// Where `field` lies in a blob of `blob_len` bytes with this header.
+    pub fn field_range(&self, field: Field, blob_len: usize) -> Range<usize> {
+        layout(self.salt.len(), blob_len, field)
+    }
+}
+
+fn layout(salt_len: usize, blob_len: usize, field: Field) -> Range<usize> {
+    let salt = FIXED_PREFIX_LEN;
+    let nonce = salt + salt_len;
+    let key_check = nonce + NONCE_LEN;
+    let digest = key_check + KEY_CHECK_LEN;
+    let header_len = digest + DIGEST_LEN;
+    let tag = blob_len.saturating_sub(TAG_LEN);
+    let at = |start: usize, len: usize| start..start + len;
+    match field {
+        Field::Magic => at(0, MAGIC.len()),
+        Field::Version => at(4, 1),
+        Field::KdfId => at(5, 1),
+        Field::MCost => at(6, 4),
+        Field::TCost => at(10, 4),
+        Field::PCost => at(14, 1),
+        Field::SaltLen => at(SALT_LEN_OFFSET, 1),
+        Field::Salt => at(salt, salt_len),
+        Field::Nonce => at(nonce, NONCE_LEN),
+        Field::KeyCheck => at(key_check, KEY_CHECK_LEN),
+        Field::HeaderDigest => at(digest, DIGEST_LEN),
+        Field::Ciphertext => header_len..tag.max(header_len),
+        Field::Tag => tag..blob_len,
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    /// The table of docs/FORMAT.md §1, as (field, offset with S = salt_len, length).
+    fn documented(s: usize, n: usize) -> Vec<(Field, usize, usize)> {
+        vec![
+            (Field::Magic, 0, 4),
+            (Field::Version, 4, 1),
+            (Field::KdfId, 5, 1),
+            (Field::MCost, 6, 4),
+            (Field::TCost, 10, 4),
+            (Field::PCost, 14, 1),
+            (Field::SaltLen, 15, 1),
+            (Field::Salt, 16, s),
+            (Field::Nonce, 16 + s, 12),
+            (Field::KeyCheck, 28 + s, 32),
+            (Field::HeaderDigest, 60 + s, 8),
+            (Field::Ciphertext, 68 + s, n - 68 - s - 16),
+            (Field::Tag, n - 16, 16),
+        ]
+    }
+
+    #[test]
+    fn ranges_follow_the_documented_layout() {
+        let salt = [9u8; 16];
+        let raw = seal(
+            &Secret::key([7; 32]),
+            &KdfParams::FLOOR,
+            &[],
+            &[1; 12],
+            b"hello",
+        )
+        .unwrap();
+        let pass = seal(
+            &Secret::passphrase("correct horse battery staple"),
+            &KdfParams::FLOOR,
+            &salt,
+            &[2; 12],
+            b"hello",
+        )
+        .unwrap();
+        for (blob, s) in [(&raw, 0), (&pass, 16)] {
+            let header = parse_header(blob).unwrap();
+            for (field, start, len) in documented(s, blob.len()) {
+                let want = start..start + len;
+                assert_eq!(field_range(blob, field), Some(want.clone()), "{field}");
+                assert_eq!(header.field_range(field, blob.len()), want, "{field}");
+            }
+            assert_eq!(
+                header.header_len,
+                field_range(blob, Field::Ciphertext).unwrap().start
+            );
+        }
+        assert_eq!(&raw[field_range(&raw, Field::Magic).unwrap()], b"BKPF");
+        assert_eq!(&raw[field_range(&raw, Field::Nonce).unwrap()], &[1; 12]);
+        assert_eq!(&pass[field_range(&pass, Field::Salt).unwrap()], &salt);
+        // The fields tile the blob: each starts where the previous one ends.
+        let ends: Vec<_> = Field::ALL
+            .iter()
+            .map(|f| field_range(&pass, *f).unwrap())
+            .collect();
+        assert_eq!(ends[0].start, 0);
+        assert!(ends.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(ends[12].end, pass.len());
+    }
+
+    #[test]
+    fn damaged_blobs_still_have_a_layout() {
+        assert_eq!(field_range(&[], Field::Magic), None);
+        assert_eq!(field_range(&[0; 15], Field::Magic), None);
+        // salt_len 200 is out of range for a valid header, yet names where the salt would be.
+        let mut b = vec![0u8; 20];
+        b[15] = 200;
+        assert_eq!(field_range(&b, Field::Salt), Some(16..216));
+        assert_eq!(field_range(&b, Field::Ciphertext), Some(284..284));
+    }
 }

@@ -3,7 +3,7 @@
 //! (enumerate, stress), the history checker and the orchestration of a whole run.
 //! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
 
-pub mod history;
+pub(crate) mod history;
 pub mod run;
 pub mod scenario;
 pub mod tokens;

@@ -51,8 +51,8 @@ pub enum Event {
 
 /// Loads and filters the scenarios (for `--list` as much as for a run).
 pub fn select(dir: &Path, filter: Option<&str>) -> Result<Vec<Scenario>, RunError> {
-    let all = scenario::load_all(dir).map_err(RunError::Scenarios)?;
-    scenario::filter(all, filter).map_err(RunError::Scenarios)
+    let all = scenario::load_all(dir).map_err(|e| RunError::Scenarios(e.to_string()))?;
+    scenario::filter(all, filter).map_err(|e| RunError::Scenarios(e.to_string()))
 }
 
 /// SHA-256 over the files under `dir` with extension `ext`, by relative path, in order.

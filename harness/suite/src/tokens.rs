@@ -159,33 +159,49 @@ pub fn load_tokens(path: &Path) -> Result<UrlTokens, TokensError> {
 /// Checks a `--server-url` and returns it without a trailing `/`. `http://` and `https://`
 /// are accepted: the fault proxy between the client and the server listens plain HTTP
 /// towards the client and opens its own TLS connection to an `https://` server.
-pub fn parse_server_url(url: &str) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        format!("--server-url {url:?} is not a URL ({e}); expected e.g. http://127.0.0.1:8080")
-    })?;
+pub fn parse_server_url(url: &str) -> Result<String, ServerUrlError> {
+    let bad = |problem| ServerUrlError {
+        url: url.to_string(),
+        problem,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(UrlProblem::NotAUrl(e.to_string())))?;
     match parsed.scheme() {
         "http" | "https" => {}
-        other => {
-            return Err(format!(
-                "--server-url {url:?}: scheme {other:?} is not supported; expected \
-                 http://host[:port] or https://host[:port]"
-            ));
-        }
+        other => return Err(bad(UrlProblem::Scheme(other.to_string()))),
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("--server-url {url:?} has no host"));
+        return Err(bad(UrlProblem::NoHost));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(format!(
-            "--server-url {url:?}: a base URL has no query or fragment; the API is under <URL>/v1/backup"
-        ));
+        return Err(bad(UrlProblem::QueryOrFragment));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "--server-url {url:?}: put credentials in the tokens file, not in the URL"
-        ));
+        return Err(bad(UrlProblem::Credentials));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// A `--server-url` that cannot be a server's base URL.
+#[derive(Debug, thiserror::Error)]
+#[error("--server-url {url:?}{problem}")]
+pub struct ServerUrlError {
+    pub url: String,
+    pub problem: UrlProblem,
+}
+
+/// What is wrong with a `--server-url`.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlProblem {
+    #[error(" is not a URL ({0}); expected e.g. http://127.0.0.1:8080")]
+    NotAUrl(String),
+    #[error(": scheme {0:?} is not supported; expected http://host[:port] or https://host[:port]")]
+    Scheme(String),
+    #[error(" has no host")]
+    NoHost,
+    #[error(": a base URL has no query or fragment; the API is under <URL>/v1/backup")]
+    QueryOrFragment,
+    #[error(": put credentials in the tokens file, not in the URL")]
+    Credentials,
 }
 
 #[cfg(test)]
@@ -289,22 +305,26 @@ mod tests {
         assert!(
             parse_server_url("ftp://x.example")
                 .unwrap_err()
+                .to_string()
                 .contains("https://host")
         );
         assert!(parse_server_url("localhost:8080").is_err());
         assert!(
             parse_server_url("not a url")
                 .unwrap_err()
+                .to_string()
                 .contains("not a URL")
         );
         assert!(
             parse_server_url("http://h/?a=1")
                 .unwrap_err()
+                .to_string()
                 .contains("query")
         );
         assert!(
             parse_server_url("http://u:p@h/")
                 .unwrap_err()
+                .to_string()
                 .contains("tokens file")
         );
     }

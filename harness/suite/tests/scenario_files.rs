@@ -1,5 +1,7 @@
 //! Every scenario file parses, validates against docs/schema/scenario.schema.json, names
-//! its family folder, and the suite meets the issue's counts.
+//! its family folder, and the suite has its families; the committed schema is the one the
+//! scenario types generate; a misspelt value is refused with file, line and the allowed
+//! values.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -90,6 +92,7 @@ fn the_schema_rejects_what_the_engine_rejects() {
     assert!(
         backproof_suite::scenario::load_all(dir.path())
             .unwrap_err()
+            .to_string()
             .contains("must start with its folder")
     );
     std::fs::write(
@@ -98,4 +101,89 @@ fn the_schema_rejects_what_the_engine_rejects() {
     )
     .unwrap();
     assert!(backproof_suite::scenario::load_all(dir.path()).is_err());
+}
+
+/// Set this to write the generated schema over the committed one.
+const UPDATE: &str = "BACKPROOF_UPDATE_SCHEMA";
+
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let path = root().join("docs/schema/scenario.schema.json");
+    let generated =
+        serde_json::to_string_pretty(&backproof_suite::scenario::scenario_schema()).unwrap() + "\n";
+    if std::env::var_os(UPDATE).is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == generated,
+        "{} is not what the scenario types (harness/suite/src/scenario/model.rs) generate; \
+         regenerate it with `{UPDATE}=1 cargo test -p backproof-suite --test scenario_files` \
+         and commit it",
+        path.display()
+    );
+}
+
+/// Writes `text` as `protocol/x.toml` of a fresh scenarios folder and loads it.
+fn load_one(text: &str) -> Result<Vec<backproof_suite::scenario::Scenario>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("protocol")).unwrap();
+    std::fs::write(dir.path().join("protocol/x.toml"), text).unwrap();
+    backproof_suite::scenario::load_all(dir.path()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn misspelt_values_name_the_file_the_line_and_the_allowed_values() {
+    let head = "id = \"protocol/x\"\ntitle = \"t\"\nwhy = \"w\"\n";
+    // (the file's body after the head, the line of the mistake, words the message must hold)
+    let cases: [(&str, usize, &[&str]); 6] = [
+        (
+            "requires = [\"server-reboot\"]\n",
+            4,
+            &["server-reboot", "server-restart", "op:backup"],
+        ),
+        (
+            "[[steps]]\ndo = \"delete\"\nactor = \"a\"\nexpect = \"wrong-key\"\n",
+            4,
+            &["wrong-key", "wrong_key", "crashed"],
+        ),
+        (
+            "[[steps]]\ndo = \"fault\"\nproxy = \"client\"\nat = 1\nfault = \"kill\"\n",
+            4,
+            &["kill", "kill-client", "kill-server", "delay"],
+        ),
+        (
+            "[[steps]]\ndo = \"http\"\nauth = \"bearer\"\nstatus = [200]\n",
+            4,
+            &["bearer", "wrong-scheme", "forged"],
+        ),
+        (
+            "[[steps]]\ndo = \"storage\"\nuser = \"alice\"\nop = \"flip\"\nfield = \"salt-len\"\n",
+            4,
+            &["salt-len", "salt_len", "header_digest"],
+        ),
+        (
+            "[[steps]]\ndo = \"explode\"\n",
+            4,
+            &["explode", "backup", "open-stored"],
+        ),
+    ];
+    for (body, line, words) in cases {
+        let err = load_one(&format!("{head}{body}")).unwrap_err();
+        assert!(err.contains("protocol/x.toml"), "no file in: {err}");
+        assert!(
+            err.contains(&format!("line {line}")),
+            "no line {line} in: {err}"
+        );
+        for w in words {
+            assert!(err.contains(w), "{w:?} missing in: {err}");
+        }
+    }
+    // The same file, spelt right, loads.
+    assert!(
+        load_one(&format!(
+            "{head}requires = [\"server-restart\"]\n[[steps]]\ndo = \"delete\"\nactor = \"a\"\nexpect = \"wrong_key\"\n"
+        ))
+        .is_ok()
+    );
 }

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// The protocol version `hello` announces.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -56,118 +58,163 @@ impl<'de> Deserialize<'de> for Hex {
 }
 
 /// `{"passphrase": "..."}` or `{"key": "<64 hex>"}` — exactly one of the two.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawSecret", into = "RawSecret")]
-pub enum WireSecret {
+///
+/// The one secret type of the harness: the adapter protocol, scenario files and vectors all
+/// parse into it. Its bytes live in `Zeroizing` buffers from the moment they are parsed and
+/// never show in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
     /// A passphrase (Unicode; normalized to NFC by the KDF).
-    Passphrase(String),
+    Passphrase(Zeroizing<String>),
     /// A raw 256-bit key.
-    Key([u8; 32]),
+    Key(Zeroizing<[u8; 32]>),
 }
 
-impl fmt::Debug for WireSecret {
+/// The name the protocol's request types have always used.
+pub type WireSecret = Secret;
+
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WireSecret::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
-            WireSecret::Key(_) => f.write_str("Key(<redacted>)"),
+            Secret::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
+            Secret::Key(_) => f.write_str("Key(<redacted>)"),
         }
     }
 }
 
-impl WireSecret {
+impl Secret {
+    /// A passphrase secret.
+    pub fn passphrase(p: &str) -> Secret {
+        Secret::Passphrase(Zeroizing::new(p.to_owned()))
+    }
+
+    /// A raw-key secret.
+    pub fn key(k: [u8; 32]) -> Secret {
+        Secret::Key(Zeroizing::new(k))
+    }
+
     /// The format layer's secret.
     pub fn to_secret(&self) -> backproof_format::Secret {
         match self {
-            WireSecret::Passphrase(p) => backproof_format::Secret::passphrase(p),
-            WireSecret::Key(k) => backproof_format::Secret::key(*k),
+            Secret::Passphrase(p) => backproof_format::Secret::passphrase(p),
+            Secret::Key(k) => backproof_format::Secret::key(**k),
         }
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSecret {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    passphrase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key: Option<Hex>,
+/// A string that is wiped when dropped, as serde hands it over.
+struct SecretText(Zeroizing<String>);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretText(Zeroizing::new(s)))
+    }
 }
 
-fn secret_from_parts(passphrase: Option<String>, key: Option<Hex>) -> Result<WireSecret, String> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    #[serde(default)]
+    passphrase: Option<SecretText>,
+    #[serde(default)]
+    key: Option<SecretText>,
+}
+
+/// 64 lowercase hex digits into a wiped buffer, with the messages of [`Hex::parse`].
+fn parse_key(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("hex string has odd length {}", text.len()));
+    }
+    if let Some((i, c)) = text
+        .char_indices()
+        .find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
+    {
+        return Err(format!("not lowercase hex: character {c:?} at offset {i}"));
+    }
+    if text.len() != 64 {
+        return Err(format!(
+            "a key is 32 bytes (64 hex digits), got {}",
+            text.len() / 2
+        ));
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text, key.as_mut_slice()).map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+fn secret_from_parts(
+    passphrase: Option<SecretText>,
+    key: Option<SecretText>,
+) -> Result<Secret, String> {
     match (passphrase, key) {
-        (Some(p), None) => Ok(WireSecret::Passphrase(p)),
-        (None, Some(k)) => {
-            let k: [u8; 32] = k.0.try_into().map_err(|v: Vec<u8>| {
-                format!("a key is 32 bytes (64 hex digits), got {}", v.len())
-            })?;
-            Ok(WireSecret::Key(k))
-        }
+        (Some(p), None) => Ok(Secret::Passphrase(p.0)),
+        (None, Some(k)) => parse_key(&k.0).map(Secret::Key),
         (Some(_), Some(_)) => Err("a secret has either `passphrase` or `key`, not both".into()),
         (None, None) => Err("a secret needs `passphrase` or `key`".into()),
     }
 }
 
-impl TryFrom<RawSecret> for WireSecret {
-    type Error = String;
-    fn try_from(r: RawSecret) -> Result<Self, String> {
-        secret_from_parts(r.passphrase, r.key)
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawSecret::deserialize(d)?;
+        secret_from_parts(r.passphrase, r.key).map_err(serde::de::Error::custom)
     }
 }
 
-impl From<WireSecret> for RawSecret {
-    fn from(s: WireSecret) -> Self {
-        match s {
-            WireSecret::Passphrase(p) => RawSecret {
-                passphrase: Some(p),
-                key: None,
-            },
-            WireSecret::Key(k) => RawSecret {
-                passphrase: None,
-                key: Some(Hex(k.to_vec())),
-            },
+impl Secret {
+    /// Writes the secret's one member into a map being serialized.
+    fn serialize_member<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        match self {
+            Secret::Passphrase(p) => m.serialize_entry("passphrase", p.as_str()),
+            Secret::Key(k) => m.serialize_entry("key", &*Zeroizing::new(hex::encode(**k))),
         }
     }
 }
 
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        self.serialize_member(&mut m)?;
+        m.end()
+    }
+}
+
 /// A smart-recovery candidate: `{"id": "...", "passphrase" | "key": ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawCandidate", into = "RawCandidate")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireCandidate {
     /// The caller's name for the candidate.
     pub id: String,
     /// Its secret.
-    pub secret: WireSecret,
+    pub secret: Secret,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCandidate {
     id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    passphrase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key: Option<Hex>,
+    #[serde(default)]
+    passphrase: Option<SecretText>,
+    #[serde(default)]
+    key: Option<SecretText>,
 }
 
-impl TryFrom<RawCandidate> for WireCandidate {
-    type Error = String;
-    fn try_from(r: RawCandidate) -> Result<Self, String> {
+impl<'de> Deserialize<'de> for WireCandidate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawCandidate::deserialize(d)?;
         Ok(WireCandidate {
             secret: secret_from_parts(r.passphrase, r.key)
-                .map_err(|e| format!("candidate {:?}: {e}", r.id))?,
+                .map_err(|e| serde::de::Error::custom(format!("candidate {:?}: {e}", r.id)))?,
             id: r.id,
         })
     }
 }
 
-impl From<WireCandidate> for RawCandidate {
-    fn from(c: WireCandidate) -> Self {
-        let raw = RawSecret::from(c.secret);
-        RawCandidate {
-            id: c.id,
-            passphrase: raw.passphrase,
-            key: raw.key,
-        }
+impl Serialize for WireCandidate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("id", &self.id)?;
+        self.secret.serialize_member(&mut m)?;
+        m.end()
     }
 }
 
@@ -406,4 +453,56 @@ pub struct WireError {
     /// Candidate ids tried, for `recover` → `wrong_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tried: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_round_trip_and_stay_out_of_logs() {
+        let p: Secret = serde_json::from_str(r#"{"passphrase":"correct horse battery"}"#).unwrap();
+        assert_eq!(p, Secret::passphrase("correct horse battery"));
+        assert!(!format!("{p:?}").contains("horse"));
+        let hex_key = "00ff".repeat(16);
+        let k: Secret = serde_json::from_str(&format!(r#"{{"key":"{hex_key}"}}"#)).unwrap();
+        let mut bytes = [0u8; 32];
+        for pair in bytes.chunks_mut(2) {
+            pair[1] = 0xff;
+        }
+        assert_eq!(k, Secret::key(bytes));
+        assert!(!format!("{k:?}").contains("ff"));
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            format!(r#"{{"key":"{hex_key}"}}"#)
+        );
+        let c = WireCandidate {
+            id: "old".into(),
+            secret: p,
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(text, r#"{"id":"old","passphrase":"correct horse battery"}"#);
+        assert_eq!(serde_json::from_str::<WireCandidate>(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_secrets_say_what_is_wrong() {
+        for (json, words) in [
+            (r#"{"key":"abc"}"#, "odd length"),
+            (r#"{"key":"AB"}"#, "not lowercase hex"),
+            (r#"{"key":"abcd"}"#, "32 bytes (64 hex digits), got 2"),
+            (r#"{"passphrase":"p","key":"00"}"#, "not both"),
+            (r#"{}"#, "needs `passphrase` or `key`"),
+            (r#"{"pin":"1234"}"#, "unknown field `pin`"),
+        ] {
+            let e = serde_json::from_str::<Secret>(json)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words), "{json}: {e}");
+        }
+        let e = serde_json::from_str::<WireCandidate>(r#"{"id":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("candidate \"x\""), "{e}");
+    }
 }

@@ -4,20 +4,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backproof_client::adapter::protocol::{RestoreResult, VersionResult};
 use backproof_faults::{Fault, Rule, Step as ProxyStep, StepMatch, When};
-use serde_json::json;
+use backproof_format::ErrorClass;
 
-use super::exec::{Verdict, build_payload, contacts_of, secret_json, sha256_hex};
-use super::model::{Expect, SecretDef, Step};
-use super::world::World;
+use super::model::{Expect, Expected, Proxy, Secret, Side, Step};
+use super::steps::{self, build_payload, contacts_of, sha256_hex};
+use super::verdict::Verdict;
+use super::world::{Request, World};
 use super::{Infra, Scenario};
 use crate::history::{self, History, Op, OpKind, Precondition, ReadResult, WriteResult};
 
-/// What a driver found, beyond pass/fail: counted crash points for the report's notes.
+/// What a driver found, beyond pass/fail: the report's note.
 #[derive(Debug, Default, Clone)]
-pub struct DriverStats {
-    pub crash_points: usize,
-    pub note: String,
+pub(crate) struct DriverStats {
+    pub(crate) note: String,
 }
 
 async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
@@ -27,17 +28,15 @@ async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
         .map(|a| (a.name.clone(), a.user.clone()))
         .collect();
     let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
-    World::create(infra, &infra.target, &s.server_args, &env, &actors, &s.id)
-        .await
-        .map_err(Verdict::Error)
+    Ok(World::create(infra, &s.server_args, &env, &actors, &s.id).await?)
 }
 
 fn ignore_background(world: &World) {
     // The server's own housekeeping (readiness probes, the sweeper's listing) is not a
     // step of the operation under test.
-    if let Some(st) = &world.storage {
-        let bucket_level = format!("/{}?", st.bucket);
-        st.s3_proxy.set_ignored(vec![
+    if let (Some(bucket), Ok(s3_proxy)) = (world.bucket(), world.proxy(Proxy::S3)) {
+        let bucket_level = format!("/{bucket}?");
+        s3_proxy.set_ignored(vec![
             StepMatch {
                 method: Some("GET".into()),
                 pattern_prefix: Some(bucket_level),
@@ -48,20 +47,22 @@ fn ignore_background(world: &World) {
             },
         ]);
     }
-    world.client_proxy.set_ignored(vec![StepMatch {
-        method: None,
-        pattern_prefix: Some("/healthz".into()),
-    }]);
+    if let Ok(client_proxy) = world.proxy(Proxy::Client) {
+        client_proxy.set_ignored(vec![StepMatch {
+            method: None,
+            pattern_prefix: Some("/healthz".into()),
+        }]);
+    }
 }
 
 async fn run_steps(world: &World, steps: &[Step]) -> Result<(), Verdict> {
     for st in steps {
-        world.run_step(st).await?;
+        steps::run(world, st).await?;
     }
     Ok(())
 }
 
-fn op_secrets(op: &Step) -> Result<(&str, &SecretDef, &SecretDef), Verdict> {
+fn op_secrets(op: &Step) -> Result<(&str, &Secret, &Secret), Verdict> {
     match op {
         Step::Rotate {
             actor, old, new, ..
@@ -74,13 +75,13 @@ fn op_secrets(op: &Step) -> Result<(&str, &SecretDef, &SecretDef), Verdict> {
 
 /// Runs the enumerate driver; returns the number of crash points tried.
 #[allow(clippy::too_many_arguments)]
-pub async fn enumerate(
+pub(crate) async fn enumerate(
     infra: &Infra,
     s: &Scenario,
     setup: &[Step],
     operation: &Step,
-    side: &str,
-    proxy: &str,
+    side: Side,
+    proxy: Proxy,
     user: &str,
     contacts: &[String],
 ) -> Result<DriverStats, Verdict> {
@@ -94,7 +95,7 @@ pub async fn enumerate(
             run_steps(&world, setup).await?;
             let p = world.proxy(proxy)?;
             p.reset();
-            world.run_step(operation).await?;
+            steps::run(&world, operation).await?;
             let steps = p.steps().into_iter().map(|mut step| {
                 step.path = world.generalize(&step.path);
                 step
@@ -144,22 +145,10 @@ pub async fn enumerate(
             )
             .await;
             world.shutdown().await;
-            r.map_err(|v| match v {
-                Verdict::Fail {
-                    expected,
-                    observed,
-                    reason,
-                } => Verdict::Fail {
-                    expected,
-                    observed,
-                    reason: format!("{label}: {reason}"),
-                },
-                Verdict::Error(e) => Verdict::Error(format!("{label}: {e}")),
-            })?;
+            r.map_err(|v| v.context(&label))?;
         }
     }
     Ok(DriverStats {
-        crash_points: points,
         note: format!(
             "{points} crash points ({} recorded steps: {})",
             recorded.len(),
@@ -177,20 +166,20 @@ async fn crash_case(
     world: &World,
     setup: &[Step],
     operation: &Step,
-    side: &str,
-    proxy: &str,
+    side: Side,
+    proxy: Proxy,
     step: &ProxyStep,
     nth: usize,
     when: When,
-    (actor, old, new): (&str, &SecretDef, &SecretDef),
+    (actor, old, new): (&str, &Secret, &Secret),
     user: &str,
     contacts: &[String],
 ) -> Result<(), Verdict> {
     run_steps(world, setup).await?;
     let before = world.fetch(user).await?;
     let pid = match side {
-        "client" => world.actor_pid(actor).await,
-        _ => world.server.lock().await.pid(),
+        Side::Client => world.actor_pid(actor).await,
+        Side::Server => world.server_pid().await,
     }
     .ok_or_else(|| Verdict::Error(format!("{side} is not running")))?;
     let p = world.proxy(proxy)?;
@@ -205,29 +194,21 @@ async fn crash_case(
     });
     // The server is restarted as soon as it dies, so a client that retries can finish.
     let watcher = async {
-        if side != "server" {
+        if side != Side::Server {
             return None;
         }
         loop {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            if p.all_fired() {
-                let mut s = world.server.lock().await;
-                if s.exited() {
-                    let _ = s.restart().await;
-                    drop(s);
-                    // Look before the client's retry can repair it: an in-place overwrite
-                    // (seed 002) serves the new blob under the old version only until the
-                    // retried write lands.
-                    return world.fetch(user).await.ok().flatten();
-                }
+            // A failed restart is seen by the fetch below and by `ensure_server` later.
+            if p.all_fired() && !matches!(world.ensure_server().await, Ok(false)) {
+                // Look before the client's retry can repair it: a server that overwrites
+                // the object in place serves the new blob under the old version only
+                // until the retried write lands.
+                return world.fetch(user).await.ok().flatten();
             }
         }
     };
-    let op = world.call(
-        actor,
-        "rotate",
-        json!({"old": secret_json(old), "new": secret_json(new)}),
-    );
+    let op = world.call(actor, Request::Rotate { old, new });
 
     let (out, early) = tokio::join!(op, async {
         tokio::select! {
@@ -264,7 +245,7 @@ async fn crash_case(
         ));
     }
     p.reset();
-    if side == "client" {
+    if side == Side::Client {
         world.restart_actor(actor).await?;
     }
     world.ensure_server().await?;
@@ -292,47 +273,53 @@ async fn crash_case(
         ));
     }
     // Old or new opens it, never neither.
-    world
-        .run_step(&Step::Restore {
+    steps::run(
+        world,
+        &Step::Restore {
             actor: actor.into(),
             secret: None,
             any_of: vec![old.clone(), new.clone()],
             expect: Expect::default(),
             contacts: Some(contacts.to_vec()),
             version: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     // The retried rotation completes (idempotent if it had already happened).
-    world.run_step(operation).await?;
-    world
-        .run_step(&Step::Restore {
+    steps::run(world, operation).await?;
+    steps::run(
+        world,
+        &Step::Restore {
             actor: actor.into(),
             secret: Some(new.clone()),
             any_of: vec![],
             expect: Expect::default(),
             contacts: Some(contacts.to_vec()),
             version: None,
-        })
-        .await?;
-    world
-        .run_step(&Step::Restore {
+        },
+    )
+    .await?;
+    steps::run(
+        world,
+        &Step::Restore {
             actor: actor.into(),
             secret: Some(old.clone()),
             any_of: vec![],
-            expect: Expect::One("wrong_key".into()),
+            expect: Expect::one(Expected::Error(ErrorClass::WrongKey)),
             contacts: None,
             version: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(())
 }
 
 /// Runs the stress driver and the history checker.
-pub async fn stress(
+pub(crate) async fn stress(
     world: Arc<World>,
     writers: usize,
     updates: usize,
-    secret: &SecretDef,
+    secret: &Secret,
     user: &str,
 ) -> Result<DriverStats, Verdict> {
     let names: Vec<String> = (0..writers).map(|i| format!("w{i}")).collect();
@@ -357,20 +344,24 @@ pub async fn stress(
     // Version 1 with no contacts, so every writer's first restore finds something.
     let first = &names[0];
     let t = now();
+    let payload = backproof_format::payload::encode(&build_payload(user, &[]));
     let out = world
         .call(
             first,
-            "backup",
-            json!({"secret": secret_json(secret), "payload": hex::encode(backproof_format::payload::encode(&build_payload(user, &[])))}),
+            Request::Backup {
+                secret,
+                payload: &payload,
+            },
         )
         .await?;
-    if out.outcome != "ok" {
+    if !out.is_ok() {
         return Err(Verdict::fail(
             "the first backup succeeds",
-            out.outcome,
+            out.outcome.to_string(),
             out.message,
         ));
     }
+    let VersionResult { version } = out.parse("backup")?;
     record(
         first,
         t,
@@ -378,13 +369,7 @@ pub async fn stress(
             precondition: Precondition::Unknown,
             sha256: None,
             adds: vec![],
-            result: WriteResult::Ack {
-                version: out
-                    .result
-                    .as_ref()
-                    .and_then(|r| r["version"].as_u64())
-                    .unwrap_or(0),
-            },
+            result: WriteResult::Ack { version },
         },
     );
 
@@ -424,36 +409,38 @@ pub async fn stress(
                 // A failed cycle (conflict retries exhausted) is tried again a few times.
                 for _attempt in 0..5 {
                     let r = world
-                        .call(&name, "restore", json!({"secret": secret_json(&secret)}))
+                        .call(&name, Request::Restore { secret: &secret })
                         .await?;
-                    if r.outcome != "ok" {
-                        return Err(Verdict::fail("restore succeeds", r.outcome, r.message));
+                    if !r.is_ok() {
+                        return Err(Verdict::fail(
+                            "restore succeeds",
+                            r.outcome.to_string(),
+                            r.message,
+                        ));
                     }
-                    let mut cs = contacts_of(
-                        r.result
-                            .as_ref()
-                            .and_then(|v| v["payload"].as_str())
-                            .unwrap_or(""),
-                    )
-                    .map_err(|e| Verdict::fail("a payload", "garbage", e))?;
+                    let restored: RestoreResult = r.parse("restore")?;
+                    let mut cs = contacts_of(&restored.payload.0)
+                        .map_err(|e| Verdict::fail("a payload", "garbage", e))?;
                     cs.push(contact.clone());
-                    let payload = hex::encode(backproof_format::payload::encode(&build_payload(
-                        &user, &cs,
-                    )));
+                    let payload = backproof_format::payload::encode(&build_payload(&user, &cs));
                     let t = now();
                     let out = world
                         .call(
                             &name,
-                            "backup",
-                            json!({"secret": secret_json(&secret), "payload": payload}),
+                            Request::Backup {
+                                secret: &secret,
+                                payload: &payload,
+                            },
                         )
                         .await?;
-                    let result = match (out.outcome.as_str(), &out.result) {
-                        ("ok", Some(v)) => WriteResult::Ack {
-                            version: v["version"].as_u64().unwrap_or(0),
-                        },
-                        ("conflict", _) => WriteResult::Rejected,
-                        _ => WriteResult::Unknown,
+                    let result = if out.is_ok() {
+                        WriteResult::Ack {
+                            version: out.parse::<VersionResult>("backup")?.version,
+                        }
+                    } else if out.is(Expected::Error(ErrorClass::Conflict)) {
+                        WriteResult::Rejected
+                    } else {
+                        WriteResult::Unknown
                     };
                     let acked = matches!(result, WriteResult::Ack { .. });
                     record(
@@ -469,10 +456,10 @@ pub async fn stress(
                     if acked {
                         break;
                     }
-                    if out.outcome != "conflict" {
+                    if !out.is(Expected::Error(ErrorClass::Conflict)) {
                         return Err(Verdict::fail(
                             "backup → ok or conflict",
-                            out.outcome,
+                            out.outcome.to_string(),
                             out.message,
                         ));
                     }
@@ -498,16 +485,10 @@ pub async fn stress(
     if let Some(v) = first_err {
         return Err(v);
     }
-    let fin = world
-        .call(first, "restore", json!({"secret": secret_json(secret)}))
-        .await?;
-    let final_contacts = contacts_of(
-        fin.result
-            .as_ref()
-            .and_then(|v| v["payload"].as_str())
-            .unwrap_or(""),
-    )
-    .map_err(|e| Verdict::fail("a final payload", fin.outcome.clone(), e))?;
+    let fin = world.call(first, Request::Restore { secret }).await?;
+    let fin: RestoreResult = fin.parse("final restore")?;
+    let final_contacts =
+        contacts_of(&fin.payload.0).map_err(|e| Verdict::fail("a final payload", "garbage", e))?;
     let h = History {
         ops: ops.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         final_contacts: Some(final_contacts),
@@ -522,7 +503,6 @@ pub async fn stress(
             // says only what was checked, the counts go to the log and history.json.
             tracing::info!(user, writers, updates, "{summary}");
             Ok(DriverStats {
-                crash_points: 0,
                 note: "history consistent: no lost update, unique versions, no stale read".into(),
             })
         }

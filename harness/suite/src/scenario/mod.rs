@@ -2,10 +2,11 @@
 //! scripted steps and the built-in drivers, and the runner that turns them into report
 //! cases.
 
-pub mod drivers;
-pub mod exec;
-pub mod model;
-pub mod world;
+mod drivers;
+mod model;
+mod steps;
+mod verdict;
+mod world;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,10 +14,14 @@ use std::sync::Arc;
 use backproof_report::{CaseResult, Outcome};
 use backproof_stack::Stack;
 
-pub use model::{Driver, Scenario, Step, load_all};
-pub use world::{ServerTarget, Target, World};
+pub use model::{
+    Actor, AuthMode, BodyDef, Candidate, Capability, Driver, Expect, Expected, FaultKind,
+    FaultWhen, LoadError, Op, Profile, Proxy, RestartTarget, Scenario, Secret, Side, Step,
+    StorageField, StorageOp, UnknownCapability, load_all, scenario_schema,
+};
+pub use world::{ServerTarget, Target, World, WorldError};
 
-use exec::Verdict;
+use verdict::Verdict;
 
 /// What every scenario of a run shares: the stack and the target.
 #[derive(Debug)]
@@ -27,45 +32,52 @@ pub struct Infra {
     pub target: Target,
 }
 
-/// The capability a step needs, beyond what `requires` lists explicitly.
-fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
-    let mut r: BTreeSet<String> = s.requires.iter().cloned().collect();
+/// The capabilities a scenario needs: `requires` plus the ones its steps imply.
+fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
+    let mut r: BTreeSet<Capability> = s.requires.iter().copied().collect();
     let mut visit = |st: &Step| match st {
         Step::Backup { .. } => {
-            r.insert("op:backup".into());
+            r.insert(Capability::Op(Op::Backup));
         }
         Step::Restore { .. } => {
-            r.insert("op:restore".into());
+            r.insert(Capability::Op(Op::Restore));
         }
         Step::Rotate { .. } => {
-            r.insert("op:rotate".into());
+            r.insert(Capability::Op(Op::Rotate));
         }
         Step::Recover { .. } => {
-            r.insert("op:recover".into());
+            r.insert(Capability::Op(Op::Recover));
         }
         Step::Delete { .. } => {
-            r.insert("op:delete".into());
+            r.insert(Capability::Op(Op::Delete));
         }
         Step::OpenStored { .. } => {
-            r.insert("op:open".into());
+            r.insert(Capability::Op(Op::Open));
         }
         Step::Storage { .. } => {
-            r.insert("storage-access".into());
+            r.insert(Capability::StorageAccess);
         }
         Step::Fault { fault, proxy, .. } => {
-            if fault == "kill-server" {
-                r.insert("server-restart".into());
+            if *fault == FaultKind::KillServer {
+                r.insert(Capability::ServerRestart);
             }
             // The proxy between the server and S3 exists only when the harness owns the
             // stack.
-            if proxy == "s3" {
-                r.insert("storage-access".into());
+            if *proxy == Proxy::S3 {
+                r.insert(Capability::StorageAccess);
             }
         }
-        Step::Restart { target, .. } if target == "server" => {
-            r.insert("server-restart".into());
+        Step::Restart {
+            target: RestartTarget::Server,
+            ..
+        } => {
+            r.insert(Capability::ServerRestart);
         }
-        _ => {}
+        Step::Restart {
+            target: RestartTarget::Client,
+            ..
+        }
+        | Step::Http { .. } => {}
     };
     for st in &s.steps {
         visit(st);
@@ -81,26 +93,26 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<String> {
                 visit(st);
             }
             visit(operation);
-            r.insert("server-restart".into());
-            r.insert("op:restore".into());
-            if proxy == "s3" {
-                r.insert("storage-access".into());
+            r.insert(Capability::ServerRestart);
+            r.insert(Capability::Op(Op::Restore));
+            if *proxy == Proxy::S3 {
+                r.insert(Capability::StorageAccess);
             }
         }
         Some(Driver::Stress { .. }) => {
-            r.insert("op:backup".into());
-            r.insert("op:restore".into());
+            r.insert(Capability::Op(Op::Backup));
+            r.insert(Capability::Op(Op::Restore));
         }
         None => {}
     }
     if !s.server_env.is_empty() || s.auto_restart {
-        r.insert("server-restart".into());
+        r.insert(Capability::ServerRestart);
     }
     if s.server_env.contains_key("FAILPOINTS") {
-        r.insert("failpoints".into());
+        r.insert(Capability::Failpoints);
     }
     if !s.actors.is_empty() {
-        r.insert("client-adapter".into());
+        r.insert(Capability::ClientAdapter);
     }
     r
 }
@@ -116,16 +128,20 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
         observed: "as expected".into(),
         reason: String::new(),
     };
-    let caps: BTreeSet<&str> = infra
+    // An adapter may announce ops this harness does not know; they are never required.
+    let caps: BTreeSet<Capability> = infra
         .target
         .capabilities
         .iter()
-        .map(String::as_str)
+        .filter_map(|c| c.parse().ok())
         .collect();
-    let missing: Vec<String> = implied_requirements(s)
+    // Sorted by spelling, as the reports have always listed them.
+    let mut missing: Vec<String> = implied_requirements(s)
         .into_iter()
-        .filter(|r| !caps.contains(r.as_str()))
+        .filter(|r| !caps.contains(r))
+        .map(|r| r.to_string())
         .collect();
+    missing.sort();
     if !missing.is_empty() {
         case.outcome = Outcome::Unsupported;
         case.observed = "not run".into();
@@ -133,10 +149,10 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
         if !infra.target.server.is_owned() {
             let why: Vec<&str> = missing
                 .iter()
-                .filter_map(|m| match m.as_str() {
-                    "server-restart" => Some("restart the server"),
-                    "storage-access" => Some("reach its storage"),
-                    "failpoints" => Some("switch on its failpoints"),
+                .filter_map(|m| match m.parse() {
+                    Ok(Capability::ServerRestart) => Some("restart the server"),
+                    Ok(Capability::StorageAccess) => Some("reach its storage"),
+                    Ok(Capability::Failpoints) => Some("switch on its failpoints"),
                     _ => None,
                 })
                 .collect();
@@ -163,7 +179,7 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
                     "an enumerate scenario has no top-level steps".into(),
                 ))
             } else {
-                drivers::enumerate(infra, s, setup, operation, side, proxy, user, contacts)
+                drivers::enumerate(infra, s, setup, operation, *side, *proxy, user, contacts)
                     .await
                     .map(|st| (None, Some(st.note)))
             }
@@ -214,38 +230,17 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
         }
     }
     let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
-    let world = Arc::new(
-        World::create(
-            infra,
-            &infra.target,
-            &s.server_args,
-            &env,
-            &all_actors,
-            &s.id,
-        )
-        .await
-        .map_err(Verdict::Error)?,
-    );
+    let world = Arc::new(World::create(infra, &s.server_args, &env, &all_actors, &s.id).await?);
     let watcher = s
         .auto_restart
         .then(|| world::spawn_auto_restart(world.clone()));
     let r = async {
         let mut acceptable = None;
         for (i, st) in s.steps.iter().enumerate() {
-            match world.run_step(st).await {
+            match steps::run(&world, st).await {
                 Ok(Some(a)) => acceptable = Some(a),
                 Ok(None) => {}
-                Err(Verdict::Fail {
-                    expected,
-                    observed,
-                    reason,
-                }) => {
-                    return Err(Verdict::Fail {
-                        expected,
-                        observed,
-                        reason: format!("step {}: {reason}", i + 1),
-                    });
-                }
+                Err(v @ Verdict::Fail { .. }) => return Err(v.context(&format!("step {}", i + 1))),
                 Err(e) => return Err(e),
             }
         }
@@ -271,12 +266,15 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
 }
 
 /// Keeps the scenarios whose id matches `glob` (`*` within and across `/`).
-pub fn filter(scenarios: Vec<Scenario>, glob: Option<&str>) -> Result<Vec<Scenario>, String> {
+pub fn filter(scenarios: Vec<Scenario>, glob: Option<&str>) -> Result<Vec<Scenario>, LoadError> {
     let Some(g) = glob else { return Ok(scenarios) };
     let m = globset::GlobBuilder::new(g)
         .literal_separator(false)
         .build()
-        .map_err(|e| format!("bad --filter {g:?}: {e}"))?
+        .map_err(|source| LoadError::Filter {
+            glob: g.to_string(),
+            source,
+        })?
         .compile_matcher();
     Ok(scenarios
         .into_iter()
@@ -307,7 +305,7 @@ user = "alice"
 [[steps]]
 do = "backup"
 actor = "p"
-secret = { key = "aa" }
+secret = { key = "0000000000000000000000000000000000000000000000000000000000000000" }
 [[steps]]
 do = "storage"
 user = "alice"
@@ -316,10 +314,14 @@ offset = 3
 "#,
         );
         let r = implied_requirements(&s);
-        for need in ["op:backup", "storage-access", "client-adapter"] {
-            assert!(r.contains(need), "{r:?}");
+        for need in [
+            Capability::Op(Op::Backup),
+            Capability::StorageAccess,
+            Capability::ClientAdapter,
+        ] {
+            assert!(r.contains(&need), "{r:?}");
         }
-        assert!(!r.contains("server-restart"));
+        assert!(!r.contains(&Capability::ServerRestart));
     }
 
     #[test]

@@ -1,22 +1,76 @@
-//! The TOML shape of a scenario file (docs/SCENARIOS.md, docs/schema/scenario.schema.json).
+//! The TOML shape of a scenario file (docs/SCENARIOS.md). Every closed list of the language
+//! is a Rust enum here, so a misspelt value is a load error naming the file, the line and
+//! the allowed values, and docs/schema/scenario.schema.json is generated from these types
+//! (`scenario_schema`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use backproof_format::ErrorClass;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use backproof_client::adapter::protocol::{Secret, WireCandidate as Candidate};
+
+/// Why the scenario files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The message of `toml` names the line and column and, for a misspelt value, every
+    /// allowed one.
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{}: id {id:?} must start with its folder name {family:?}/", path.display())]
+    Family {
+        path: PathBuf,
+        id: String,
+        family: String,
+    },
+    #[error("duplicate scenario id {0}")]
+    Duplicate(String),
+    #[error("bad --filter {glob:?}: {source}")]
+    Filter {
+        glob: String,
+        source: globset::Error,
+    },
+}
 
 /// One scenario file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "backproof scenario (one TOML file under scenarios/<family>/)",
+    description = "See docs/SCENARIOS.md. TOML is read as JSON for validation. Generated from harness/suite/src/scenario/model.rs."
+)]
 pub struct Scenario {
     /// `<family>/<name>`, unique across the suite; the family is the folder.
+    #[schemars(regex(
+        pattern = r"^(conflict|wrong-passphrase|corrupted-blob|mid-rotation-crash|smart-recovery|protocol)/[a-z0-9][a-z0-9-]*$"
+    ))]
     pub id: String,
+    /// One line for reports.
+    #[schemars(length(min = 1))]
     pub title: String,
     /// The bug this case catches.
+    #[schemars(length(min = 1))]
     pub why: String,
-    /// Capabilities the target must offer; otherwise the case is `unsupported`.
+    /// Capabilities the target must offer beyond the ones the steps imply; otherwise the
+    /// case is `unsupported`.
     #[serde(default)]
-    pub requires: Vec<String>,
+    pub requires: Vec<Capability>,
+    /// The blob profiles the case applies to.
+    #[serde(default = "default_profiles")]
+    pub profiles: Vec<Profile>,
     /// Client instances (adapter processes, each with its own state dir).
     #[serde(default)]
     pub actors: Vec<Actor>,
@@ -42,65 +96,488 @@ pub struct Scenario {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+fn default_profiles() -> Vec<Profile> {
+    vec![Profile::V1]
+}
+
+/// A blob profile (docs/FORMAT.md); only `v1` exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Profile {
+    #[serde(rename = "v1")]
+    V1,
+}
+
+impl Profile {
+    /// The name the adapter protocol uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     pub name: String,
     /// Logical user; actors of one user are two devices of one account.
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
     pub user: String,
 }
 
-/// A secret as the adapter protocol spells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretDef {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passphrase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+/// The schema of [`Secret`], which lives in the adapter protocol's crate.
+#[derive(JsonSchema)]
+#[schemars(rename = "Secret", untagged, deny_unknown_fields)]
+#[allow(dead_code)] // only its schema is used
+enum SecretShape {
+    /// A passphrase (run through Argon2id).
+    Passphrase {
+        #[schemars(length(min = 1))]
+        passphrase: String,
+    },
+    /// A raw 256-bit key, 64 lowercase hex digits.
+    Key {
+        #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+        key: String,
+    },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CandidateDef {
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passphrase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+/// The schema of a recovery [`Candidate`].
+#[derive(JsonSchema)]
+#[schemars(rename = "Candidate", deny_unknown_fields)]
+#[allow(dead_code)] // only its schema is used
+struct CandidateShape {
+    id: String,
+    #[serde(default)]
+    passphrase: Option<String>,
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    key: Option<String>,
 }
 
-/// `"ok"`, one class, or several acceptable classes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Expect {
-    One(String),
-    AnyOf(Vec<String>),
+/// One outcome an adapter step may expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The operation succeeded.
+    Ok,
+    /// The adapter process was killed by a fault (`fault` steps).
+    Crashed,
+    /// One class of the closed list of docs/FORMAT.md.
+    Error(ErrorClass),
 }
+
+/// Every spelling of [`Expected`], as serde and the schema list them.
+const EXPECTED_NAMES: [&str; 19] = [
+    "ok",
+    "crashed",
+    "malformed",
+    "unsupported_version",
+    "unsupported_kdf",
+    "kdf_params_rejected",
+    "wrong_key",
+    "corrupted",
+    "payload_invalid",
+    "passphrase_too_short",
+    "identity_mismatch",
+    "not_found",
+    "conflict",
+    "unauthorized",
+    "too_large",
+    "too_small",
+    "network",
+    "server_error",
+    "wrong_key_or_corrupted",
+];
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Ok => f.write_str("ok"),
+            Expected::Crashed => f.write_str("crashed"),
+            Expected::Error(c) => f.write_str(c.as_str()),
+        }
+    }
+}
+
+impl FromStr for Expected {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "ok" => Ok(Expected::Ok),
+            "crashed" => Ok(Expected::Crashed),
+            other => other.parse().map(Expected::Error).map_err(|_| ()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Expected {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|()| serde::de::Error::unknown_variant(&s, &EXPECTED_NAMES))
+    }
+}
+
+impl Serialize for Expected {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl JsonSchema for Expected {
+    fn schema_name() -> Cow<'static, str> {
+        "Expected".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "`ok`, `crashed` (the adapter was killed by a fault) or an error class of docs/FORMAT.md",
+            "type": "string",
+            "enum": EXPECTED_NAMES,
+        })
+    }
+}
+
+/// `"ok"`, one outcome, or several acceptable outcomes (`["corrupted", "malformed"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect(Vec<Expected>);
 
 impl Default for Expect {
     fn default() -> Self {
-        Expect::One("ok".into())
+        Expect(vec![Expected::Ok])
     }
 }
 
 impl Expect {
-    pub fn allows(&self, outcome: &str) -> bool {
-        match self {
-            Expect::One(s) => s == outcome,
-            Expect::AnyOf(v) => v.iter().any(|s| s == outcome),
-        }
+    pub fn one(e: Expected) -> Expect {
+        Expect(vec![e])
+    }
+    pub fn any_of(v: Vec<Expected>) -> Expect {
+        Expect(v)
+    }
+    pub fn allows(&self, outcome: Expected) -> bool {
+        self.0.contains(&outcome)
     }
     pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(Expected::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Expect;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an outcome or a list of outcomes")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Expect, E> {
+                s.parse()
+                    .map(Expect::one)
+                    .map_err(|()| E::unknown_variant(s, &EXPECTED_NAMES))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Expect, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = a.next_element::<Expected>()? {
+                    v.push(e);
+                }
+                if v.is_empty() {
+                    return Err(serde::de::Error::invalid_length(0, &"at least one outcome"));
+                }
+                Ok(Expect(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Expect {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl JsonSchema for Expect {
+    fn schema_name() -> Cow<'static, str> {
+        "Expect".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let one = g.subschema_for::<Expected>();
+        json_schema!({
+            "description": "one outcome, or a list of acceptable outcomes",
+            "oneOf": [one, {"type": "array", "items": one, "minItems": 1}],
+        })
+    }
+}
+
+/// An adapter op of docs/ADAPTER.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Hello,
+    Derive,
+    Seal,
+    Open,
+    Backup,
+    Restore,
+    Rotate,
+    Recover,
+    Delete,
+}
+
+impl Op {
+    pub const ALL: [Op; 9] = [
+        Op::Hello,
+        Op::Derive,
+        Op::Seal,
+        Op::Open,
+        Op::Backup,
+        Op::Restore,
+        Op::Rotate,
+        Op::Recover,
+        Op::Delete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            Expect::One(s) => s.clone(),
-            Expect::AnyOf(v) => v.join(" or "),
+            Op::Hello => "hello",
+            Op::Derive => "derive",
+            Op::Seal => "seal",
+            Op::Open => "open",
+            Op::Backup => "backup",
+            Op::Restore => "restore",
+            Op::Rotate => "rotate",
+            Op::Recover => "recover",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a target may or may not offer (docs/SCENARIOS.md, "Capabilities"). The spellings
+/// (`client-adapter`, `op:backup`, …) appear in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    ClientAdapter,
+    Op(Op),
+    ServerRestart,
+    StorageAccess,
+    Failpoints,
+}
+
+impl Capability {
+    /// Every capability, in the order of docs/SCENARIOS.md.
+    pub fn all() -> Vec<Capability> {
+        let mut v = vec![Capability::ClientAdapter];
+        v.extend(Op::ALL.map(Capability::Op));
+        v.extend([
+            Capability::ServerRestart,
+            Capability::StorageAccess,
+            Capability::Failpoints,
+        ]);
+        v
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capability::ClientAdapter => f.write_str("client-adapter"),
+            Capability::Op(op) => write!(f, "op:{op}"),
+            Capability::ServerRestart => f.write_str("server-restart"),
+            Capability::StorageAccess => f.write_str("storage-access"),
+            Capability::Failpoints => f.write_str("failpoints"),
+        }
+    }
+}
+
+/// Not one of [`Capability::all`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability `{0}`, expected one of {list}", list = capability_list())]
+pub struct UnknownCapability(pub String);
+
+fn capability_list() -> String {
+    Capability::all()
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromStr for Capability {
+    type Err = UnknownCapability;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Capability::all()
+            .into_iter()
+            .find(|c| c.to_string() == s)
+            .ok_or_else(|| UnknownCapability(s.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Capability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Capability {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl JsonSchema for Capability {
+    fn schema_name() -> Cow<'static, str> {
+        "Capability".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<String> = Capability::all().iter().map(|c| c.to_string()).collect();
+        json_schema!({"type": "string", "enum": names})
+    }
+}
+
+/// Which fault proxy: between the client and the server, or between the server and S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proxy {
+    /// client↔server.
+    Client,
+    /// server↔S3.
+    S3,
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proxy::Client => "client",
+            Proxy::S3 => "s3",
+        })
+    }
+}
+
+/// Which process a crash kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        })
+    }
+}
+
+/// What a `fault` step does at the armed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// `SIGKILL` the actor's adapter process group.
+    KillClient,
+    /// `SIGKILL` the server's process group.
+    KillServer,
+    /// Drop the connection.
+    Drop,
+    /// Answer `status` (default 503) instead of forwarding.
+    Status,
+    /// Forward after `ms` milliseconds (default 100).
+    Delay,
+}
+
+/// Before or after the proxy forwards the armed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultWhen {
+    #[default]
+    Before,
+    After,
+}
+
+/// Which process a `restart` step starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartTarget {
+    /// The server, on the same port and database.
+    Server,
+    /// An actor's adapter, with the same state dir.
+    Client,
+}
+
+/// The `Authorization` header of an `http` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// `Bearer <the user's token>` (none without a `user`).
+    #[default]
+    Token,
+    /// No header.
+    None,
+    /// `Bearer not-a-token`.
+    Garbage,
+    /// `Basic <the user's token>`.
+    WrongScheme,
+    /// The user's token with a MAC that is not the server's.
+    Forged,
+}
+
+/// A field of the blob v1 header (docs/FORMAT.md §1), for `storage` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageField {
+    Magic,
+    Version,
+    KdfId,
+    MCost,
+    TCost,
+    PCost,
+    SaltLen,
+    Salt,
+    Nonce,
+    KeyCheck,
+    HeaderDigest,
+    Ciphertext,
+    Tag,
+}
+
+impl From<StorageField> for backproof_format::Field {
+    fn from(f: StorageField) -> Self {
+        use backproof_format::Field;
+        match f {
+            StorageField::Magic => Field::Magic,
+            StorageField::Version => Field::Version,
+            StorageField::KdfId => Field::KdfId,
+            StorageField::MCost => Field::MCost,
+            StorageField::TCost => Field::TCost,
+            StorageField::PCost => Field::PCost,
+            StorageField::SaltLen => Field::SaltLen,
+            StorageField::Salt => Field::Salt,
+            StorageField::Nonce => Field::Nonce,
+            StorageField::KeyCheck => Field::KeyCheck,
+            StorageField::HeaderDigest => Field::HeaderDigest,
+            StorageField::Ciphertext => Field::Ciphertext,
+            StorageField::Tag => Field::Tag,
         }
     }
 }
 
 /// A request body for raw HTTP steps.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BodyDef {
     /// Literal text.
@@ -118,30 +595,31 @@ pub struct BodyDef {
 }
 
 /// How the harness damages or inspects the stored object of a user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum StorageOp {
     /// XOR one byte with 0x01: at `offset`, or at byte `index` of header `field`.
     Flip,
-    /// Keep the first `len` bytes, or cut at the start (`index` = 0) of `field`.
+    /// Keep the first `len` bytes, or cut at byte `index` (default 0) of `field`.
     Truncate,
     /// Append `hex` bytes.
     Append,
     /// Remove the object.
     Delete,
-    /// Count the objects under the user's prefix (`expect_count`, waiting up to `within_ms`).
+    /// Count the objects in the bucket (`expect_count`, waiting up to `within_ms`).
     List,
     /// Replace the object with `hex` bytes.
     Replace,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Step {
     /// Adapter `backup`: payload = the user's identity + `contacts`.
     Backup {
         actor: String,
-        secret: SecretDef,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
         #[serde(default)]
         contacts: Vec<String>,
         /// Use another identity key pair (identity_mismatch cases).
@@ -154,9 +632,11 @@ pub enum Step {
     Restore {
         actor: String,
         #[serde(default)]
-        secret: Option<SecretDef>,
+        #[schemars(with = "Option<SecretShape>")]
+        secret: Option<Secret>,
         #[serde(default)]
-        any_of: Vec<SecretDef>,
+        #[schemars(with = "Vec<SecretShape>")]
+        any_of: Vec<Secret>,
         #[serde(default)]
         expect: Expect,
         /// Exact set of contact uuids expected.
@@ -165,16 +645,21 @@ pub enum Step {
         #[serde(default)]
         version: Option<u64>,
     },
+    /// Adapter `rotate`.
     Rotate {
         actor: String,
-        old: SecretDef,
-        new: SecretDef,
+        #[schemars(with = "SecretShape")]
+        old: Secret,
+        #[schemars(with = "SecretShape")]
+        new: Secret,
         #[serde(default)]
         expect: Expect,
     },
+    /// Adapter `recover`: candidates tried in order through key_check.
     Recover {
         actor: String,
-        candidates: Vec<CandidateDef>,
+        #[schemars(with = "Vec<CandidateShape>")]
+        candidates: Vec<Candidate>,
         #[serde(default)]
         expect: Expect,
         #[serde(default)]
@@ -184,6 +669,7 @@ pub enum Step {
         #[serde(default)]
         contacts: Option<Vec<String>>,
     },
+    /// Adapter `delete`.
     Delete {
         actor: String,
         #[serde(default)]
@@ -193,7 +679,8 @@ pub enum Step {
     OpenStored {
         actor: String,
         user: String,
-        secret: SecretDef,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
         #[serde(default)]
         expect: Expect,
     },
@@ -202,9 +689,8 @@ pub enum Step {
         /// Whose token; absent with `auth` = "none".
         #[serde(default)]
         user: Option<String>,
-        /// "token" (default), "none", "garbage", "wrong-scheme", "forged".
         #[serde(default)]
-        auth: Option<String>,
+        auth: AuthMode,
         #[serde(default = "default_method")]
         method: String,
         #[serde(default = "default_path")]
@@ -215,6 +701,7 @@ pub enum Step {
         body: Option<BodyDef>,
         /// Accepted statuses: the first is the reference answer, the others
         /// `pass-acceptable` alternatives.
+        #[schemars(length(min = 1))]
         status: Vec<u16>,
         /// Response headers that must be present with exactly this value ("*" = any value).
         #[serde(default)]
@@ -239,7 +726,7 @@ pub enum Step {
         #[serde(default)]
         offset: Option<i64>,
         #[serde(default)]
-        field: Option<String>,
+        field: Option<StorageField>,
         #[serde(default)]
         index: Option<usize>,
         #[serde(default)]
@@ -253,15 +740,14 @@ pub enum Step {
     },
     /// Arm a fault on a proxy for the next exchange.
     Fault {
-        /// "client" (client↔server) or "s3" (server↔S3).
-        proxy: String,
+        proxy: Proxy,
         /// 1-based step of the exchange.
+        #[schemars(range(min = 1))]
         at: usize,
-        /// "kill-client", "kill-server", "drop", "status", "delay".
-        fault: String,
-        /// For kill and drop: "before" or "after" forwarding.
+        fault: FaultKind,
+        /// For kill and drop: before or after forwarding.
         #[serde(default)]
-        when: Option<String>,
+        when: FaultWhen,
         /// The actor to kill (kill-client).
         #[serde(default)]
         actor: Option<String>,
@@ -275,7 +761,7 @@ pub enum Step {
     },
     /// Start the server or an actor's adapter again (same database, same state dir).
     Restart {
-        target: String,
+        target: RestartTarget,
         #[serde(default)]
         actor: Option<String>,
     },
@@ -290,7 +776,7 @@ fn default_path() -> String {
 }
 
 /// Built-in drivers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Driver {
     /// Run `operation` once recording the proxy's steps, then once per step × {before,
@@ -300,10 +786,10 @@ pub enum Driver {
         setup: Vec<Step>,
         /// The operation under test: a `rotate` step.
         operation: Box<Step>,
-        /// "client" or "server".
-        side: String,
-        /// "client" (client↔server) or "s3" (server↔S3).
-        proxy: String,
+        /// Which process is killed.
+        side: Side,
+        /// Whose requests are counted.
+        proxy: Proxy,
         /// The user whose backup the operation changes.
         user: String,
         /// Expected contacts after everything.
@@ -312,30 +798,50 @@ pub enum Driver {
     /// `writers` adapters × `updates` read-modify-write cycles, each adding one contact,
     /// with a reader recording every version it sees; then the history checker.
     Stress {
+        #[schemars(range(min = 1))]
         writers: usize,
+        #[schemars(range(min = 1))]
         updates: usize,
-        secret: SecretDef,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
         user: String,
     },
 }
 
+/// The JSON Schema of a scenario file, as committed in docs/schema/scenario.schema.json.
+pub fn scenario_schema() -> serde_json::Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Scenario>();
+    schema.insert(
+        "$id".into(),
+        serde_json::Value::String("urn:backproof:schema:scenario:v1".into()),
+    );
+    schema.to_value()
+}
+
 impl Scenario {
     /// Parses one file; the family is the name of its folder.
-    pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut s: Scenario =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut s: Scenario = toml::from_str(&text).map_err(|source| LoadError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
         let family = path
             .parent()
             .and_then(|p| p.file_name())
             .map(|f| f.to_string_lossy().to_string())
             .unwrap_or_default();
         if !s.id.starts_with(&format!("{family}/")) {
-            return Err(format!(
-                "{}: id {:?} must start with its folder name {family:?}/",
-                path.display(),
-                s.id
-            ));
+            return Err(LoadError::Family {
+                path: path.to_path_buf(),
+                id: s.id,
+                family,
+            });
         }
         s.family = family;
         s.path = path.to_path_buf();
@@ -344,18 +850,24 @@ impl Scenario {
 }
 
 /// Every `*.toml` under `dir/<family>/`, sorted by id; ids must be unique.
-pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, String> {
+pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, LoadError> {
+    let read = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|source| LoadError::Read {
+                path: d.to_path_buf(),
+                source,
+            })
+    };
     let mut out = Vec::new();
-    let mut families: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read scenarios folder {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut families: Vec<PathBuf> = read(dir)?.into_iter().filter(|p| p.is_dir()).collect();
     families.sort();
     for fam in families {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&fam)
-            .map_err(|e| format!("{}: {e}", fam.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+        let mut files: Vec<PathBuf> = read(&fam)?
+            .into_iter()
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         files.sort();
@@ -366,8 +878,87 @@ pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, String> {
     out.sort_by(|a, b| a.id.cmp(&b.id));
     for w in out.windows(2) {
         if w[0].id == w[1].id {
-            return Err(format!("duplicate scenario id {}", w[0].id));
+            return Err(LoadError::Duplicate(w[0].id.clone()));
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_names_are_ok_crashed_and_the_closed_classes() {
+        let mut want = vec!["ok", "crashed"];
+        want.extend(ErrorClass::ALL.iter().map(|c| c.as_str()));
+        assert_eq!(EXPECTED_NAMES.to_vec(), want);
+        for n in EXPECTED_NAMES {
+            assert_eq!(n.parse::<Expected>().unwrap().to_string(), n);
+        }
+    }
+
+    #[test]
+    fn capabilities_keep_their_report_spellings() {
+        for (c, s) in [
+            (Capability::ClientAdapter, "client-adapter"),
+            (Capability::Op(Op::Backup), "op:backup"),
+            (Capability::Op(Op::Open), "op:open"),
+            (Capability::ServerRestart, "server-restart"),
+            (Capability::StorageAccess, "storage-access"),
+            (Capability::Failpoints, "failpoints"),
+        ] {
+            assert_eq!(c.to_string(), s);
+            assert_eq!(s.parse::<Capability>().unwrap(), c);
+        }
+        let e = "op:explode".parse::<Capability>().unwrap_err().to_string();
+        assert!(e.contains("op:explode") && e.contains("`op:rotate`"), "{e}");
+    }
+
+    #[test]
+    fn expectations() {
+        assert!(Expect::default().allows(Expected::Ok));
+        let e: Expect = serde_json::from_str(r#"["corrupted", "malformed"]"#).unwrap();
+        assert!(e.allows(Expected::Error(ErrorClass::Malformed)) && !e.allows(Expected::Ok));
+        assert_eq!(e.describe(), "corrupted or malformed");
+        let one: Expect = serde_json::from_str(r#""crashed""#).unwrap();
+        assert_eq!(one, Expect::one(Expected::Crashed));
+        assert!(serde_json::from_str::<Expect>("[]").is_err());
+        let bad = serde_json::from_str::<Expect>(r#""oops""#)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("oops") && bad.contains("wrong_key"), "{bad}");
+    }
+
+    #[test]
+    fn profiles_default_to_v1() {
+        let s: Scenario =
+            toml::from_str("id = \"protocol/x\"\ntitle = \"t\"\nwhy = \"w\"\n").unwrap();
+        assert_eq!(s.profiles, [Profile::V1]);
+        assert!(
+            toml::from_str::<Scenario>(
+                "id = \"protocol/x\"\ntitle = \"t\"\nwhy = \"w\"\nprofiles = [\"v2\"]\n"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_strict() {
+        let s: Step = toml::from_str(
+            "do = \"backup\"\nactor = \"a\"\nsecret = { passphrase = \"correct horse battery\" }\n",
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("horse"), "{s:?}");
+        for bad in [
+            "secret = { key = \"aa\" }",
+            "secret = { key = \"AA\" }",
+            "secret = { passphrase = \"p\", key = \"00\" }",
+            "secret = {}",
+            "secret = { pin = \"1234\" }",
+        ] {
+            let text = format!("do = \"backup\"\nactor = \"a\"\n{bad}\n");
+            assert!(toml::from_str::<Step>(&text).is_err(), "{bad}");
+        }
+    }
 }

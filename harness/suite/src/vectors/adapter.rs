@@ -126,8 +126,8 @@ impl AdapterImplementation {
 
 fn wire_secret(s: &SecretSpec) -> WireSecret {
     match s {
-        SecretSpec::Passphrase(p) => WireSecret::Passphrase(p.clone()),
-        SecretSpec::Key(k) => WireSecret::Key(*k),
+        SecretSpec::Passphrase(p) => WireSecret::passphrase(p),
+        SecretSpec::Key(k) => WireSecret::key(*k),
     }
 }
 

@@ -1,0 +1,78 @@
+//! The `fault` and `restart` steps: arm a fault on a proxy, start a process again.
+
+use std::time::Duration;
+
+use backproof_faults::{Fault, Rule, StepMatch, When};
+
+use crate::scenario::model::{FaultKind, FaultWhen, RestartTarget, Step};
+use crate::scenario::verdict::{StepResult, Verdict};
+use crate::scenario::world::World;
+
+impl From<FaultWhen> for When {
+    fn from(w: FaultWhen) -> When {
+        match w {
+            FaultWhen::Before => When::BeforeForward,
+            FaultWhen::After => When::AfterForward,
+        }
+    }
+}
+
+pub(super) async fn run(world: &World, step: &Step) -> StepResult {
+    match step {
+        Step::Fault {
+            proxy,
+            at,
+            fault,
+            when,
+            actor,
+            status,
+            ms,
+            method,
+        } => {
+            let when = When::from(*when);
+            let f = match fault {
+                FaultKind::KillClient => {
+                    let a = actor.as_deref().unwrap_or_default();
+                    let pid = world
+                        .actor_pid(a)
+                        .await
+                        .ok_or_else(|| Verdict::Error(format!("actor {a} is not running")))?;
+                    Fault::Kill { pid, when }
+                }
+                FaultKind::KillServer => {
+                    let pid = world
+                        .server_pid()
+                        .await
+                        .ok_or_else(|| Verdict::Error("server is not running".into()))?;
+                    Fault::Kill { pid, when }
+                }
+                FaultKind::Drop => Fault::Drop { when },
+                FaultKind::Status => Fault::Status(status.unwrap_or(503)),
+                FaultKind::Delay => Fault::Delay(Duration::from_millis(ms.unwrap_or(100))),
+            };
+            let p = world.proxy(*proxy)?;
+            p.reset();
+            p.arm(Rule {
+                at: *at,
+                matching: StepMatch {
+                    method: method.clone(),
+                    pattern_prefix: None,
+                },
+                fault: f,
+            });
+            Ok(None)
+        }
+        Step::Restart { target, actor } => {
+            match target {
+                RestartTarget::Server => world.restart_server().await?,
+                RestartTarget::Client => {
+                    world
+                        .restart_actor(actor.as_deref().unwrap_or_default())
+                        .await?
+                }
+            }
+            Ok(None)
+        }
+        _ => Err(Verdict::Error("not a fault or restart step".into())),
+    }
+}

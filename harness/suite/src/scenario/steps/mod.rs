@@ -1,0 +1,44 @@
+//! The scripted steps of docs/SCENARIOS.md, one file per kind: `adapter` (backup, restore,
+//! rotate, recover, delete, open-stored), `http`, `storage`, `fault` (fault, restart).
+
+mod adapter;
+mod fault;
+mod http;
+mod storage;
+
+use sha2::{Digest, Sha256};
+
+pub(crate) use adapter::{build_payload, contacts_of};
+
+use super::model::Step;
+use super::verdict::StepResult;
+use super::world::World;
+
+/// Runs one scripted step.
+pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
+    match step {
+        Step::Backup { .. }
+        | Step::Restore { .. }
+        | Step::Rotate { .. }
+        | Step::Recover { .. }
+        | Step::Delete { .. }
+        | Step::OpenStored { .. } => adapter::run(world, step).await,
+        Step::Http { .. } => http::run(world, step).await,
+        Step::Storage { .. } => storage::run(world, step).await,
+        Step::Fault { .. } | Step::Restart { .. } => fault::run(world, step).await,
+    }
+}
+
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// The first 200 characters of a body or message, for a report line.
+fn clip(s: &str) -> String {
+    let s = s.trim();
+    if s.chars().count() > 200 {
+        format!("{}…", s.chars().take(200).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}

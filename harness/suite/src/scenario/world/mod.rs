@@ -1,0 +1,568 @@
+//! What one scenario runs against: a fresh database and bucket on the shared stack, the
+//! server under test as a child process, the two fault proxies, tokens, and the actors'
+//! adapter processes. A server given by URL has none of the storage and no process: its
+//! two accounts are cleared before every world instead.
+//!
+//! The steps (`super::steps`) and drivers use a world; a world knows nothing of them.
+
+mod actors;
+mod server;
+mod storage;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backproof_client::adapter::protocol::WireServer;
+use backproof_client::adapter::{AdapterProcess, DriverError};
+use backproof_faults::{FaultError, FaultProxy, ProxyOptions};
+use backproof_stack::{Stack, StackError};
+
+pub(crate) use actors::{CallOutcome, Observed, Request};
+use server::ServerProc;
+pub use server::ServerTarget;
+pub(crate) use server::spawn_auto_restart;
+
+use super::Infra;
+use super::model::Proxy;
+use super::verdict::Verdict;
+
+/// What the run was given; shared by every scenario.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub server: ServerTarget,
+    /// The adapter command of the client under test.
+    pub client_adapter: String,
+    /// Capabilities the target offers (`server-restart`, `storage-access`,
+    /// `client-adapter`, `op:<name>` from the adapter's hello).
+    pub capabilities: Vec<String>,
+}
+
+/// Why a world could not be set up or used; the case ends in `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// Normally such a case is `unsupported` before it starts; this guards the engine's
+    /// own calls.
+    #[error("the server was given by URL: backproof cannot restart it")]
+    NotOwned,
+    #[error("the server was given by URL: backproof has no access to its storage")]
+    NoStorage,
+    #[error("no stack was started for a server the harness runs")]
+    NoStack,
+    #[error("cannot create a database: {0}")]
+    Database(#[source] StackError),
+    #[error("cannot create bucket {bucket}: {source}")]
+    Bucket { bucket: String, source: StackError },
+    #[error("{0}")]
+    Proxy(#[from] FaultError),
+    #[error("cannot start the server under test: {0}")]
+    ServerSpawn(#[source] std::io::Error),
+    #[error("the server under test exited during start-up; its output ends with:\n{log}")]
+    ServerExited { log: String },
+    #[error(
+        "the server under test did not answer GET /healthz within 60 s; its output ends with:\n{log}"
+    )]
+    ServerNotReady { log: String },
+    #[error("{0}")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot start the client adapter: {0}")]
+    AdapterStart(#[source] DriverError),
+    #[error("client adapter hello failed: {0}")]
+    AdapterHello(#[source] DriverError),
+    #[error("{0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("scenario names unknown actor {0:?}")]
+    UnknownActor(String),
+    #[error(
+        "the case uses user {user:?}, but a server given by URL has only the users of the tokens file, mapped to {mapped}"
+    )]
+    UnknownUser { user: String, mapped: String },
+    #[error("cannot run the token command: {0}")]
+    TokenCommand(#[source] std::io::Error),
+    #[error("token command failed ({status}): {stderr}")]
+    TokenFailed { status: String, stderr: String },
+    #[error("token command printed nothing")]
+    TokenEmpty,
+    #[error("{what}: no answer: {source}")]
+    ClearNoAnswer {
+        what: String,
+        source: reqwest::Error,
+    },
+    #[error("{what} answered {code} (expected 204 or 404){body}")]
+    ClearRefused {
+        what: String,
+        code: u16,
+        body: String,
+    },
+    /// The harness's own S3 request failed.
+    #[error("{what}: {detail}")]
+    S3 { what: String, detail: String },
+}
+
+impl From<WorldError> for Verdict {
+    fn from(e: WorldError) -> Verdict {
+        Verdict::Error(e.to_string())
+    }
+}
+
+/// One scenario's world.
+#[derive(Debug)]
+pub struct World {
+    server: tokio::sync::Mutex<ServerProc>,
+    client_proxy: FaultProxy,
+    /// The server's base URL as the client sees it: through the client proxy.
+    client_url: String,
+    /// The world's bucket and the proxy in front of S3; `None` for a server given by URL.
+    storage: Option<Storage>,
+    tokens: Mutex<BTreeMap<String, String>>,
+    /// Logical user → user name on the server (unique per world).
+    prefix: String,
+    actors: BTreeMap<String, Arc<Mutex<AdapterProcess>>>,
+    actor_users: BTreeMap<String, String>,
+    /// Bodies remembered by `http` steps (`save_body`), by label.
+    pub(crate) saved: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Set by `shutdown`: the auto-restart watcher stops.
+    stopping: std::sync::atomic::AtomicBool,
+    target: Target,
+    auth_secret: String,
+    _dir: tempfile::TempDir,
+    /// The scenario's own folder (adapter state dirs, the stress history).
+    pub(crate) dir: PathBuf,
+}
+
+/// A world's own bucket on the shared stack, and the fault proxy the server reaches it by.
+#[derive(Debug)]
+struct Storage {
+    bucket: String,
+    s3: aws_sdk_s3::Client,
+    s3_proxy: FaultProxy,
+}
+
+/// `s.replace(from, to)`, except that an empty `from` (no bucket, no prefix: a server given
+/// by URL) replaces nothing instead of inserting `to` between every character.
+fn replace_nonempty(s: &str, from: &str, to: &str) -> String {
+    if from.is_empty() {
+        s.to_string()
+    } else {
+        s.replace(from, to)
+    }
+}
+
+/// The scenario's own folder (adapter state dirs, logs), removed with the world.
+fn scenario_dir() -> Result<tempfile::TempDir, WorldError> {
+    Ok(tempfile::Builder::new()
+        .prefix("backproof-scenario-")
+        .tempdir()?)
+}
+
+fn free_port() -> Result<u16, WorldError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    // getrandom only fails when the OS has no entropy source at all.
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+/// The client the harness's own requests go through.
+pub(crate) fn http_client() -> reqwest::Client {
+    static C: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    C.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
+/// `"7"` → 7; a bare or weak tag is not a version.
+pub(crate) fn etag_version(v: Option<&str>) -> Option<u64> {
+    let v = v?.trim();
+    let inner = v.strip_prefix('"')?.strip_suffix('"')?;
+    inner.parse().ok()
+}
+
+impl World {
+    /// Creates the database and bucket, starts the S3 proxy, the server, the client proxy.
+    pub(crate) async fn create(
+        infra: &Infra,
+        extra_args: &[String],
+        once_env: &[(String, String)],
+        actors: &[(String, String)],
+        label: &str,
+    ) -> Result<World, WorldError> {
+        let target = &infra.target;
+        if let (Some(url), Some(tokens)) = (target.server.fixed_url(), target.server.url_tokens()) {
+            // Both accounts' backups go first: the accounts are shared by every case of
+            // the run, which therefore runs one at a time.
+            for (logical, entry) in tokens.mapping() {
+                let token = tokens.token(logical).unwrap_or_default();
+                clear_account(url, logical, entry, token).await?;
+            }
+            let world = World::create_for_url(target, url).await?;
+            return world.start_actors(actors).await;
+        }
+        let stack: &Stack = infra.stack.as_ref().ok_or(WorldError::NoStack)?;
+        let tag = random_hex(4);
+        let db = stack
+            .postgres
+            .create_unique_database("bp")
+            .await
+            .map_err(WorldError::Database)?;
+        let bucket = format!(
+            "bp-{}-{tag}",
+            label
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect::<String>()
+                .to_lowercase()
+        );
+        stack
+            .s3
+            .create_bucket(&bucket)
+            .await
+            .map_err(|source| WorldError::Bucket {
+                bucket: bucket.clone(),
+                source,
+            })?;
+        let s3_proxy = FaultProxy::start(stack.s3.endpoint()).await?;
+        let auth_secret = random_hex(32);
+        let env = vec![
+            ("BACKPROOF_DATABASE_URL".to_string(), db),
+            ("BACKPROOF_S3_ENDPOINT".to_string(), s3_proxy.url()),
+            ("BACKPROOF_S3_BUCKET".to_string(), bucket.clone()),
+            (
+                "BACKPROOF_S3_ACCESS_KEY".to_string(),
+                stack.s3.access_key().to_string(),
+            ),
+            (
+                "BACKPROOF_S3_SECRET_KEY".to_string(),
+                stack.s3.secret_key().to_string(),
+            ),
+            (
+                "BACKPROOF_S3_REGION".to_string(),
+                stack.s3.region().to_string(),
+            ),
+            ("BACKPROOF_AUTH_SECRET".to_string(), auth_secret.clone()),
+        ];
+        let mut server = ServerProc::new(
+            target.server.clone(),
+            free_port()?,
+            env,
+            extra_args.to_vec(),
+            once_env.to_vec(),
+        );
+        server.spawn().await?;
+        let client_proxy = FaultProxy::start(&server.url()).await?;
+        let dir = scenario_dir()?;
+        let world = World {
+            server: tokio::sync::Mutex::new(server),
+            client_url: client_proxy.url(),
+            client_proxy,
+            storage: Some(Storage {
+                bucket,
+                s3: stack.s3.client().await,
+                s3_proxy,
+            }),
+            tokens: Mutex::default(),
+            prefix: format!("u{tag}-"),
+            actors: BTreeMap::new(),
+            actor_users: BTreeMap::new(),
+            saved: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            target: target.clone(),
+            auth_secret,
+            dir: dir.path().to_path_buf(),
+            _dir: dir,
+        };
+        world.start_actors(actors).await
+    }
+
+    /// A world on a server given by URL: the client proxy in front of the URL, no storage,
+    /// no process.
+    async fn create_for_url(target: &Target, url: &str) -> Result<World, WorldError> {
+        let server = ServerProc::new(target.server.clone(), 0, Vec::new(), Vec::new(), Vec::new());
+        // The server is reached by name (virtual host, CDN, TLS certificate): it must see its
+        // own name in Host, not the proxy's 127.0.0.1 address.
+        let client_proxy = FaultProxy::start_with(
+            url,
+            ProxyOptions {
+                rewrite_host: true,
+                extra_root_pem: None,
+            },
+        )
+        .await?;
+        // The proxy forwards the request path as is, so a base path (`http://host/api`)
+        // goes into the client's URL, in front of the proxy.
+        let base_path = reqwest::Url::parse(url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let dir = scenario_dir()?;
+        Ok(World {
+            server: tokio::sync::Mutex::new(server),
+            client_url: format!("{}{base_path}", client_proxy.url()),
+            client_proxy,
+            storage: None,
+            tokens: Mutex::default(),
+            prefix: String::new(),
+            actors: BTreeMap::new(),
+            actor_users: BTreeMap::new(),
+            saved: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            target: target.clone(),
+            auth_secret: String::new(),
+            dir: dir.path().to_path_buf(),
+            _dir: dir,
+        })
+    }
+
+    /// Replaces this world's bucket and user prefix in a recorded request path with
+    /// placeholders: every crash point runs in a fresh world with fresh names, and reports
+    /// must not carry random ids.
+    pub(crate) fn generalize(&self, path: &str) -> String {
+        let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
+        replace_nonempty(
+            &replace_nonempty(path, bucket, "{bucket}"),
+            &self.prefix,
+            "{p}",
+        )
+    }
+
+    /// The inverse of [`World::generalize`] for this world's names.
+    pub(crate) fn localize(&self, pattern: &str) -> String {
+        let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
+        pattern
+            .replace("{bucket}", bucket)
+            .replace("{p}", &self.prefix)
+    }
+
+    /// The world's storage, for steps that need it (`storage-access` cases).
+    fn storage(&self) -> Result<&Storage, WorldError> {
+        self.storage.as_ref().ok_or(WorldError::NoStorage)
+    }
+
+    /// One of the two fault proxies.
+    pub(crate) fn proxy(&self, which: Proxy) -> Result<&FaultProxy, WorldError> {
+        match which {
+            Proxy::Client => Ok(&self.client_proxy),
+            Proxy::S3 => self.storage().map(|s| &s.s3_proxy),
+        }
+    }
+
+    /// The S3 bucket's name, `None` for a server given by URL.
+    pub(crate) fn bucket(&self) -> Option<&str> {
+        self.storage.as_ref().map(|s| s.bucket.as_str())
+    }
+
+    /// The server-side user name of a logical user (for a server given by URL: the name
+    /// of its entry in the tokens file).
+    pub(crate) fn user_name(&self, user: &str) -> String {
+        if let Some(tokens) = self.target.server.url_tokens() {
+            return tokens.entry(user).unwrap_or(user).to_string();
+        }
+        format!("{}{user}", self.prefix)
+    }
+
+    /// A token for a logical user, minted by the target's token command.
+    pub(crate) async fn token(&self, user: &str) -> Result<String, WorldError> {
+        if let Some(t) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+        {
+            return Ok(t.clone());
+        }
+        let name = self.user_name(user);
+        let Some(mut cmd) = self.target.server.token_command(&name) else {
+            let tokens = self.target.server.url_tokens();
+            return tokens
+                .and_then(|t| t.token(user))
+                .map(str::to_string)
+                .ok_or_else(|| WorldError::UnknownUser {
+                    user: user.to_string(),
+                    mapped: tokens
+                        .map(|t| {
+                            t.mapping()
+                                .iter()
+                                .map(|(l, e)| format!("{l} (entry {e:?})"))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        })
+                        .unwrap_or_default(),
+                });
+        };
+        let out = cmd
+            .env("BACKPROOF_AUTH_SECRET", &self.auth_secret)
+            .env("BACKPROOF_USER", &name)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(WorldError::TokenCommand)?;
+        if !out.status.success() {
+            return Err(WorldError::TokenFailed {
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if token.is_empty() {
+            return Err(WorldError::TokenEmpty);
+        }
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), token.clone());
+        Ok(token)
+    }
+
+    /// The `server` object of the adapter protocol for a logical user (through the
+    /// client↔server proxy).
+    async fn wire_server(&self, user: &str) -> Result<WireServer, WorldError> {
+        Ok(WireServer {
+            url: self.client_url.clone(),
+            token: self.token(user).await?,
+        })
+    }
+
+    /// The server's direct URL (raw HTTP steps and the harness's own reads bypass the
+    /// client proxy so they never count as steps).
+    pub(crate) async fn server_url(&self) -> String {
+        self.server.lock().await.url()
+    }
+
+    /// The server's process id, while it runs.
+    pub(crate) async fn server_pid(&self) -> Option<u32> {
+        self.server.lock().await.pid()
+    }
+
+    /// Kills the server (if running) and starts it again on the same port and database.
+    pub(crate) async fn restart_server(&self) -> Result<(), WorldError> {
+        self.server.lock().await.restart().await
+    }
+
+    /// Restarts the server if it is not running (a proxy killed it); whether it had to.
+    pub(crate) async fn ensure_server(&self) -> Result<bool, WorldError> {
+        let mut s = self.server.lock().await;
+        if s.exited() {
+            s.restart().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// GET /v1/backup straight to the server: `(version, body)` or `None` on 404.
+    pub(crate) async fn fetch(&self, user: &str) -> Result<Option<(u64, Vec<u8>)>, Verdict> {
+        let token = self.token(user).await?;
+        let url = format!("{}/v1/backup", self.server_url().await);
+        let resp = http_client()
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| Verdict::fail("GET /v1/backup answers", "no answer", e.to_string()))?;
+        if resp.status() == 404 {
+            return Ok(None);
+        }
+        if resp.status() != 200 {
+            return Err(Verdict::fail(
+                "GET /v1/backup → 200 or 404",
+                resp.status().as_u16().to_string(),
+                "fetching the stored blob",
+            ));
+        }
+        let version = etag_version(resp.headers().get("etag").and_then(|v| v.to_str().ok()))
+            .ok_or_else(|| {
+                Verdict::fail(
+                    "an ETag \"<version>\"",
+                    "none or malformed",
+                    "GET /v1/backup",
+                )
+            })?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Verdict::fail("a body", "read failed", e.to_string()))?;
+        Ok(Some((version, body.to_vec())))
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for a in self.actors.values() {
+            let a = a.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                a.lock().unwrap_or_else(|p| p.into_inner()).kill();
+            })
+            .await;
+        }
+        self.server.lock().await.kill().await;
+        self.client_proxy.stop();
+        if let Some(s) = &self.storage {
+            s.s3_proxy.stop();
+        }
+    }
+}
+
+/// `DELETE /v1/backup` for one account of a server given by URL, unconditionally: 204 (it
+/// had one) and 404 (it had none) both leave it empty; anything else means the case cannot
+/// start from a known state.
+async fn clear_account(
+    url: &str,
+    logical: &str,
+    entry: &str,
+    token: &str,
+) -> Result<(), WorldError> {
+    let endpoint = format!("{url}/v1/backup");
+    let what = format!(
+        "clearing user {logical} (tokens file entry {entry:?}) before the case: DELETE {endpoint}"
+    );
+    let resp = http_client()
+        .delete(&endpoint)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|source| WorldError::ClearNoAnswer {
+            what: what.clone(),
+            source,
+        })?;
+    match resp.status().as_u16() {
+        204 | 404 => Ok(()),
+        code => {
+            let body = resp.text().await.unwrap_or_default();
+            let body: String = body.trim().chars().take(200).collect();
+            Err(WorldError::ClearRefused {
+                what,
+                code,
+                body: if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_version;
+
+    #[test]
+    fn etags_are_strict() {
+        assert_eq!(etag_version(Some("\"12\"")), Some(12));
+        assert_eq!(etag_version(Some("12")), None);
+        assert_eq!(etag_version(Some("W/\"12\"")), None);
+        assert_eq!(etag_version(None), None);
+    }
+}
