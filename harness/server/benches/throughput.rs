@@ -721,7 +721,7 @@ async fn peak_rss(pg: &PgHandle, s3: &S3Handle, s: Settings) -> anyhow::Result<u
         .env("BACKPROOF_S3_SECRET_KEY", s3.secret_key())
         .env("BACKPROOF_S3_REGION", s3.region())
         .env("BACKPROOF_AUTH_SECRET", SECRET)
-        .env("BACKPROOF_SWEEP_INTERVAL_SECS", "3600")
+        .env("BACKPROOF_SWEEP_INTERVAL", "1h")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

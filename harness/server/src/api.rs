@@ -1,12 +1,10 @@
-//! The HTTP surface: routes, the rules of BRIEF §4, and the write path.
+//! The HTTP surface: routes, handlers and the read path of docs/API.md (the write path is
+//! in `write.rs`).
 
 use std::collections::HashSet;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use aws_sdk_s3::primitives::ByteStream;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,21 +12,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, delete, get, head, on, post};
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Frame, SizeHint};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use tokio::io::AsyncWriteExt;
 
 use crate::Config;
 use crate::auth;
-use crate::failpoint;
+use crate::extract::{AuthUser, IfMatch, Precondition, parse_one_tag, truncate};
 use crate::problem::{Problem, ProblemKind};
-use crate::storage::{self, BackupRow, NewObject, StorageError};
+use crate::storage::{self, BackupRow, StorageError};
+use crate::write::{self, UploadSlots};
 
 /// Bodies shorter than this are refused: a zero-byte or truncated upload must never replace
-/// a real backup (seed 002's "accidental wipe" rule).
+/// a real backup (the "accidental wipe" rule of docs/API.md).
 pub const MIN_BLOB_BYTES: u64 = 32;
 
 #[derive(Debug)]
@@ -39,6 +33,8 @@ pub struct AppState {
     /// Object keys written by requests still in flight: the sweeper must not take them for
     /// orphans even with a zero grace period.
     pub inflight: Mutex<HashSet<String>>,
+    /// Uploads in progress, against `max_uploads` and `max_uploads_per_user`.
+    pub uploads: UploadSlots,
 }
 
 pub type Shared = Arc<AppState>;
@@ -186,85 +182,9 @@ async fn readyz(State(st): State<Shared>) -> Response {
     }
 }
 
-fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<String, Problem> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if value.is_none() {
-        return Err(Problem::new(
-            ProblemKind::Unauthorized,
-            "send Authorization: Bearer <token> (mint one with `backproof serve token --user NAME`)",
-        ));
-    }
-    auth::user_from_header(st.config.auth_secret.as_bytes(), value).ok_or_else(|| {
-        Problem::new(
-            ProblemKind::Unauthorized,
-            "the bearer token is malformed or not valid for this server",
-        )
-    })
-}
-
-fn unavailable(e: StorageError) -> Problem {
+pub fn unavailable(e: StorageError) -> Problem {
     tracing::warn!(error = %e, "storage failure");
     Problem::unavailable(e.what())
-}
-
-/// An `If-Match` precondition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precondition {
-    /// `*`: any existing version.
-    Any,
-    /// `"<v>"` or bare `<v>`.
-    Version(i64),
-}
-
-fn parse_version(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// One strong entity tag `"<digits>"`, a bare `<digits>`, or `*`.
-fn parse_one_tag(s: &str) -> Option<Precondition> {
-    let s = s.trim();
-    if s == "*" {
-        return Some(Precondition::Any);
-    }
-    let inner = match s.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"')?,
-        None => s,
-    };
-    parse_version(inner).map(Precondition::Version)
-}
-
-/// `If-Match`: absent, or exactly one tag. Weak tags, lists and anything else are 400: a
-/// writer whose precondition we cannot read must not get a guessed one.
-pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<Precondition>, Problem> {
-    let mut values = headers.get_all(header::IF_MATCH).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    let bad = |why: &str| {
-        Problem::new(
-            ProblemKind::InvalidPrecondition,
-            format!("If-Match {why}; send exactly one version as \"<v>\" (or <v>, or *)"),
-        )
-    };
-    if values.next().is_some() {
-        return Err(bad("appears more than once"));
-    }
-    let text = first.to_str().map_err(|_| bad("is not ASCII"))?;
-    if text.contains(',') {
-        return Err(bad("lists several values"));
-    }
-    parse_one_tag(text)
-        .map(Some)
-        .ok_or_else(|| bad(&format!("value {:?} is not a version", truncate(text))))
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 /// `If-None-Match` on GET/HEAD: a list of tags (weak ones compare weakly, RFC 9110) or `*`.
@@ -313,8 +233,11 @@ fn no_backup() -> Problem {
     )
 }
 
-async fn head_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Response, Problem> {
-    let user = authenticate(&st, &headers)?;
+async fn head_backup(
+    State(st): State<Shared>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let row = storage::current(&st.db, &user)
         .await
         .map_err(unavailable)?
@@ -333,8 +256,11 @@ async fn head_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Res
     Ok(r)
 }
 
-async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Response, Problem> {
-    let user = authenticate(&st, &headers)?;
+async fn get_backup(
+    State(st): State<Shared>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     // A concurrent writer may delete the object we just read the row for; re-read the row
     // then. A row that stays put while its object is missing is a broken invariant.
     for _ in 0..3 {
@@ -344,6 +270,9 @@ async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Resp
             .ok_or_else(no_backup)?;
         if if_none_match_hits(&headers, row.version)? {
             return Ok(not_modified(row.version));
+        }
+        if let Some(hook) = &st.config.hooks.get_after_row_read {
+            hook().await;
         }
         let got = st
             .s3
@@ -384,6 +313,12 @@ async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Resp
                 return Ok(r);
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                if st.config.unsafe_flags.no_reread_on_get_race {
+                    return Err(Problem::new(
+                        ProblemKind::Internal,
+                        "the stored object for this version is missing",
+                    ));
+                }
                 let now = storage::current(&st.db, &user).await.map_err(unavailable)?;
                 if now.as_ref().map(|r| r.version) == Some(row.version) {
                     tracing::error!(
@@ -405,9 +340,11 @@ async fn get_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Resp
     ))
 }
 
-async fn delete_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<Response, Problem> {
-    let user = authenticate(&st, &headers)?;
-    let pre = parse_if_match(&headers)?;
+async fn delete_backup(
+    State(st): State<Shared>,
+    AuthUser(user): AuthUser,
+    IfMatch(pre): IfMatch,
+) -> Result<Response, Problem> {
     let row = storage::current(&st.db, &user)
         .await
         .map_err(unavailable)?
@@ -433,6 +370,9 @@ async fn delete_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<R
             Some(r) => Problem::conflict(Some(r.version), "the backup changed while deleting it"),
         });
     };
+    if st.config.unsafe_flags.never_delete_objects {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     if let Err(e) = storage::delete_object(&st.s3, &st.config.s3_bucket, &key).await {
         // The row is gone, so the object is an orphan the sweeper will remove.
         tracing::warn!(error = %e, "deleting the object failed; the sweeper will remove it");
@@ -440,360 +380,32 @@ async fn delete_backup(State(st): State<Shared>, headers: HeaderMap) -> Result<R
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Removes a key from the in-flight set when the request is done with it, whatever happened.
-struct InflightGuard<'a> {
-    st: &'a AppState,
-    key: String,
-}
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut set) = self.st.inflight.lock() {
-            set.remove(&self.key);
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Tap {
-    hasher: Sha256,
-    count: u64,
-    finished: bool,
-    client_error: Option<String>,
-}
-
-/// The request body on its way to S3: hashed and counted as it passes, with an exact size
-/// hint so the S3 PUT carries `Content-Length` and the bytes are never held whole.
-struct HashingBody {
-    // A Mutex only to make the body `Sync` (the SDK requires it); it is never contended.
-    inner: Mutex<Body>,
-    tap: Arc<Mutex<Tap>>,
-    expected: u64,
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl hyper::body::Body for HashingBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let inner = match this.inner.get_mut() {
-            Ok(b) => b,
-            Err(p) => p.into_inner(),
-        };
-        let mut tap = match this.tap.lock() {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        };
-        loop {
-            match Pin::new(&mut *inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => {
-                        tap.count += data.len() as u64;
-                        if tap.count > this.expected {
-                            tap.client_error =
-                                Some("the body is longer than its Content-Length".into());
-                            return Poll::Ready(Some(
-                                Err("body longer than Content-Length".into()),
-                            ));
-                        }
-                        tap.hasher.update(&data);
-                        // The HTTP client stops polling once the exact size hint is
-                        // reached, so the end is recognised by count, not by `None`.
-                        tap.finished = tap.count == this.expected;
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    }
-                    // Request trailers have no meaning here; S3 must not see them.
-                    Err(_) => continue,
-                },
-                Poll::Ready(Some(Err(e))) => {
-                    tap.client_error = Some(format!("reading the request body failed: {e}"));
-                    return Poll::Ready(Some(Err(e.into())));
-                }
-                Poll::Ready(None) => {
-                    if tap.count != this.expected {
-                        tap.client_error = Some(format!(
-                            "the body ended after {} of {} bytes",
-                            tap.count, this.expected
-                        ));
-                        return Poll::Ready(Some(Err("body shorter than Content-Length".into())));
-                    }
-                    tap.finished = true;
-                    return Poll::Ready(None);
-                }
-            }
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.expected)
-    }
-}
-
-struct Uploaded {
-    size: u64,
-    sha256: String,
-}
-
-/// Streams the body to `key`. Known length: straight through to S3. Unknown length
-/// (chunked): spooled to a temp file of at most `max_blob_bytes`, stopping at limit + 1.
-async fn upload(
-    st: &AppState,
-    key: &str,
-    length: Option<u64>,
+async fn post_backup(
+    State(st): State<Shared>,
+    AuthUser(user): AuthUser,
+    IfMatch(pre): IfMatch,
+    headers: HeaderMap,
     body: Body,
-) -> Result<Uploaded, Problem> {
-    let bucket = &st.config.s3_bucket;
-    match length {
-        Some(len) => {
-            let tap = Arc::new(Mutex::new(Tap::default()));
-            let hb = HashingBody {
-                inner: Mutex::new(body),
-                tap: tap.clone(),
-                expected: len,
-            };
-            let res = storage::put_stream(
-                &st.s3,
-                bucket,
-                key,
-                len as i64,
-                ByteStream::from_body_1_x(hb),
-            )
-            .await;
-            let mut tap = match tap.lock() {
-                Ok(mut t) => std::mem::take(&mut *t),
-                Err(p) => std::mem::take(&mut *p.into_inner()),
-            };
-            if let Some(why) = tap.client_error.take() {
-                // S3 PUTs are all-or-nothing, but delete anyway in case a store kept a part.
-                let _ = storage::delete_object(&st.s3, bucket, key).await;
-                return Err(Problem::new(ProblemKind::InvalidBody, why));
-            }
-            res.map_err(unavailable)?;
-            if !tap.finished {
-                let _ = storage::delete_object(&st.s3, bucket, key).await;
-                return Err(Problem::new(
-                    ProblemKind::Internal,
-                    "S3 accepted a body it did not read fully",
-                ));
-            }
-            Ok(Uploaded {
-                size: tap.count,
-                sha256: hex::encode(tap.hasher.finalize()),
-            })
-        }
-        None => {
-            let limit = st.config.max_blob_bytes;
-            let spool = tempfile::NamedTempFile::new_in(&st.config.spool_dir).map_err(|e| {
-                tracing::error!(error = %e, "cannot create a spool file");
-                Problem::new(
-                    ProblemKind::Internal,
-                    "the server cannot create a spool file",
-                )
-            })?;
-            let io_err = |e: std::io::Error| {
-                tracing::error!(error = %e, "spool write failed");
-                Problem::new(
-                    ProblemKind::Internal,
-                    "the server cannot write its spool file",
-                )
-            };
-            let mut file = tokio::fs::File::from_std(spool.reopen().map_err(io_err)?);
-            let mut hasher = Sha256::new();
-            let mut count: u64 = 0;
-            let mut body = body;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    Problem::new(
-                        ProblemKind::InvalidBody,
-                        format!("reading the request body failed: {e}"),
-                    )
-                })?;
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                count += data.len() as u64;
-                if count > limit {
-                    return Err(too_large(limit, None));
-                }
-                hasher.update(&data);
-                file.write_all(&data).await.map_err(io_err)?;
-            }
-            file.flush().await.map_err(io_err)?;
-            drop(file);
-            if count < MIN_BLOB_BYTES {
-                return Err(too_small(count));
-            }
-            storage::put_file(&st.s3, bucket, key, spool.path(), count as i64)
-                .await
-                .map_err(unavailable)?;
-            Ok(Uploaded {
-                size: count,
-                sha256: hex::encode(hasher.finalize()),
-            })
-        }
-    }
-}
-
-fn too_large(limit: u64, declared: Option<u64>) -> Problem {
-    let what = match declared {
-        Some(n) => format!("Content-Length {n}"),
-        None => "the body".to_owned(),
-    };
-    Problem::new(
-        ProblemKind::BodyTooLarge,
-        format!("{what} exceeds the limit of {limit} bytes"),
-    )
-}
-
-fn too_small(n: u64) -> Problem {
-    Problem::new(
-        ProblemKind::BodyTooSmall,
-        format!("the body has {n} bytes; a backup needs at least {MIN_BLOB_BYTES}"),
-    )
-}
-
-async fn post_backup(State(st): State<Shared>, req: Request) -> Result<Response, Problem> {
-    let (parts, body) = req.into_parts();
-    let headers = &parts.headers;
-    let user = authenticate(&st, headers)?;
-    let pre = parse_if_match(headers)?;
-
+) -> Result<Response, Problem> {
     // Size rules come from Content-Length before a byte is read.
-    let length = match headers.get(header::CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    Problem::new(ProblemKind::InvalidBody, "Content-Length is not a number")
-                })?,
-        ),
-    };
-    if let Some(n) = length {
-        if n > st.config.max_blob_bytes {
-            return Err(too_large(st.config.max_blob_bytes, Some(n)));
-        }
-        if n < MIN_BLOB_BYTES {
-            return Err(too_small(n));
-        }
-    }
-
-    // Refuse a doomed write before uploading; the CAS below still decides races.
+    let length = write::declared_length(&headers, st.config.max_blob_bytes)?;
     let current = storage::current(&st.db, &user).await.map_err(unavailable)?;
-    let expected = match (pre, &current) {
-        (None, None) => None,
-        (None, Some(r)) => {
-            return Err(Problem::conflict(
-                Some(r.version),
-                format!(
-                    "a backup exists (version {}); send If-Match: \"{}\" to replace it",
-                    r.version, r.version
-                ),
-            ));
-        }
-        (Some(Precondition::Any), Some(r)) => Some(r.version),
-        (Some(Precondition::Version(v)), Some(r)) if v == r.version => Some(v),
-        (Some(Precondition::Version(v)), Some(r)) => {
-            return Err(Problem::conflict(
-                Some(r.version),
-                format!(
-                    "If-Match names version {v} but the current version is {}",
-                    r.version
-                ),
-            ));
-        }
-        (Some(_), None) => {
-            return Err(Problem::conflict(
-                None,
-                "no backup exists; create one with POST without If-Match",
-            ));
-        }
-    };
-
-    let key = if st.config.unsafe_overwrite_in_place {
-        format!("backups/{user}")
-    } else {
-        format!("backups/{user}/{}", uuid::Uuid::new_v4())
-    };
-    st.inflight
-        .lock()
-        .map_err(|_| Problem::new(ProblemKind::Internal, "state lock poisoned"))?
-        .insert(key.clone());
-    let _guard = InflightGuard {
-        st: &st,
-        key: key.clone(),
-    };
-
-    let up = upload(&st, &key, length, body).await?;
-    let cleanup = |st: Shared, key: String| async move {
-        if st.config.unsafe_overwrite_in_place {
-            return; // the one key per user is (wrongly) the live object too
-        }
-        if let Err(e) = storage::delete_object(&st.s3, &st.config.s3_bucket, &key).await {
-            tracing::warn!(error = %e, "deleting an uncommitted object failed; the sweeper will remove it");
-        }
-    };
-    if let Err(e) = failpoint::hit("after_s3_put") {
-        cleanup(st.clone(), key.clone()).await;
-        return Err(unavailable(e));
-    }
-
-    let obj = NewObject {
-        user: &user,
-        key: &key,
-        size: up.size as i64,
-        sha256: &up.sha256,
-    };
-    let committed = match storage::compare_and_set(&st.db, expected, &obj).await {
-        Ok(c) => c,
-        Err(e) => {
-            // Not committed (or unknown: then the sweeper keeps the object only if a row
-            // references it, so deleting here could break a committed row — leave it).
-            if !matches!(e, StorageError::Database(_)) {
-                cleanup(st.clone(), key.clone()).await;
-            }
-            return Err(unavailable(e));
-        }
-    };
-    let Some(done) = committed else {
-        cleanup(st.clone(), key.clone()).await;
-        let now = storage::current(&st.db, &user).await.map_err(unavailable)?;
-        return Err(Problem::conflict(
-            now.as_ref().map(|r| r.version),
-            "another writer replaced the backup first; fetch, merge and retry",
-        ));
-    };
-
-    if let Err(e) = failpoint::hit("after_commit") {
-        // Committed: the previous object is left for the sweeper.
-        tracing::warn!(error = %e, "skipping the delete of the previous object");
-    } else if let Some(prev) = &done.previous_key
-        && let Err(e) = storage::delete_object(&st.s3, &st.config.s3_bucket, prev).await
-    {
-        tracing::warn!(error = %e, "deleting the previous object failed; the sweeper will remove it");
-    }
+    let expected = write::expected_version(pre, current.as_ref())?;
+    let done = write::write(&st, &user, expected, length, body).await?;
 
     let status = if expected.is_none() {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let body = serde_json::json!({
+    let receipt = serde_json::json!({
         "version": done.version,
-        "size": up.size,
-        "sha256": up.sha256,
+        "size": done.size,
+        "sha256": done.sha256,
         "updated_at": done.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
-    let mut r = (status, axum::Json(body)).into_response();
+    let mut r = (status, axum::Json(receipt)).into_response();
     r.headers_mut().insert(header::ETAG, etag(done.version));
-    r.extensions_mut().insert(LoggedBytes(up.size));
+    r.extensions_mut().insert(LoggedBytes(done.size));
     Ok(r)
 }

@@ -21,106 +21,28 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 mod api;
 mod auth;
+mod config;
+mod conn;
+mod extract;
 pub mod failpoint;
 mod problem;
 mod storage;
 mod sweep;
+mod write;
 
 pub use api::{MIN_BLOB_BYTES, ROUTES};
 pub use auth::{mint_token, valid_user, verify_token};
+pub use config::{
+    Config, DEFAULT_MAX_BLOB_BYTES, Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration,
+    redact_url,
+};
+pub use conn::{LINGER_MAX_BYTES, LINGER_TIME};
 pub use problem::ProblemKind;
 pub use sweep::SweepStats;
-
-/// Default body limit: 2 MiB (BRIEF §4).
-pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024;
-
-/// Everything the server needs. `Default` gives the documented defaults and empty storage
-/// settings, which [`bind`] refuses with a message naming the missing setting.
-#[derive(Clone)]
-pub struct Config {
-    /// Where to listen (127.0.0.1:8080 by default).
-    pub listen: SocketAddr,
-    pub database_url: String,
-    pub s3_endpoint: String,
-    pub s3_bucket: String,
-    pub s3_access_key: String,
-    pub s3_secret_key: String,
-    pub s3_region: String,
-    /// HMAC key for bearer tokens (see [`mint_token`]).
-    pub auth_secret: String,
-    /// Bodies longer than this are refused with 413.
-    pub max_blob_bytes: u64,
-    /// Unreferenced objects younger than this are left alone by the sweeper.
-    pub orphan_grace: Duration,
-    /// How often the sweeper runs (it also runs once at start).
-    pub sweep_interval: Duration,
-    /// Where bodies of unknown length (chunked) are spooled, at most `max_blob_bytes` each.
-    pub spool_dir: PathBuf,
-    pub db_max_connections: u32,
-    /// Seed 002's bug, for proving the suite catches it: one S3 key per user
-    /// (`backups/{user}`), overwritten before the database update. Never use otherwise.
-    pub unsafe_overwrite_in_place: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: String::new(),
-            s3_endpoint: String::new(),
-            s3_bucket: String::new(),
-            s3_access_key: String::new(),
-            s3_secret_key: String::new(),
-            s3_region: "us-east-1".into(),
-            auth_secret: String::new(),
-            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
-            orphan_grace: Duration::from_secs(600),
-            sweep_interval: Duration::from_secs(60),
-            spool_dir: std::env::temp_dir(),
-            db_max_connections: 16,
-            unsafe_overwrite_in_place: false,
-        }
-    }
-}
-
-impl std::fmt::Debug for Config {
-    // Hand-written so that secrets (and a password inside the database URL) never reach logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_bucket", &self.s3_bucket)
-            .field("s3_access_key", &"<redacted>")
-            .field("s3_secret_key", &"<redacted>")
-            .field("s3_region", &self.s3_region)
-            .field("auth_secret", &"<redacted>")
-            .field("max_blob_bytes", &self.max_blob_bytes)
-            .field("orphan_grace", &self.orphan_grace)
-            .field("sweep_interval", &self.sweep_interval)
-            .field("spool_dir", &self.spool_dir)
-            .field("db_max_connections", &self.db_max_connections)
-            .field("unsafe_overwrite_in_place", &self.unsafe_overwrite_in_place)
-            .finish()
-    }
-}
-
-/// `postgres://user:pass@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_owned()
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -200,7 +122,20 @@ pub async fn bind(config: Config) -> Result<Server, ServerError> {
             "--max-blob-bytes must be at least {MIN_BLOB_BYTES} (the minimum body size)"
         )));
     }
-    failpoint::setup_from_env().map_err(ServerError::Config)?;
+    if config.max_uploads == 0 || config.max_uploads_per_user == 0 {
+        return Err(ServerError::Config(
+            "--max-uploads and --max-uploads-per-user must be at least 1".into(),
+        ));
+    }
+    if config.body_idle_timeout.is_zero() || config.header_read_timeout.is_zero() {
+        return Err(ServerError::Config(
+            "--body-idle-timeout and --header-read-timeout must be above zero".into(),
+        ));
+    }
+    failpoint::warn_plain_name();
+    if let Some(spec) = &config.failpoints {
+        failpoint::configure(spec).map_err(ServerError::Config)?;
+    }
 
     let db = storage::db_pool(&config).map_err(|source| ServerError::Database {
         url: redact_url(&config.database_url),
@@ -231,6 +166,7 @@ pub async fn bind(config: Config) -> Result<Server, ServerError> {
             source,
         })?;
     let state = Arc::new(api::AppState {
+        uploads: write::UploadSlots::new(config.max_uploads, config.max_uploads_per_user),
         config,
         db,
         s3,
@@ -264,9 +200,13 @@ impl Server {
     ) -> Result<(), ServerError> {
         let sweeper = tokio::spawn(sweep_loop(self.state.clone()));
         let app = api::router(self.state.clone());
-        let res = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let res = conn::serve(
+            self.listener,
+            app,
+            self.state.config.header_read_timeout,
+            shutdown,
+        )
+        .await;
         sweeper.abort();
         res.map_err(ServerError::Io)
     }

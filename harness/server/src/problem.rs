@@ -18,6 +18,12 @@ pub enum ProblemKind {
     InvalidBody,
     /// 413: body longer than the configured limit.
     BodyTooLarge,
+    /// 408: no body byte arrived for the body idle timeout; nothing was committed.
+    BodyTimeout,
+    /// 429: this user already has the maximum number of uploads in progress.
+    TooManyUploads,
+    /// 503: the server has the maximum number of uploads in progress (all users).
+    ServerBusy,
     /// 404: the user has no backup, or the path does not exist.
     NotFound,
     /// 405: the path exists but not with this method.
@@ -32,12 +38,15 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind, for documentation checks.
-    pub const ALL: [ProblemKind; 10] = [
+    pub const ALL: [ProblemKind; 13] = [
         ProblemKind::Unauthorized,
         ProblemKind::InvalidPrecondition,
         ProblemKind::BodyTooSmall,
         ProblemKind::InvalidBody,
         ProblemKind::BodyTooLarge,
+        ProblemKind::BodyTimeout,
+        ProblemKind::TooManyUploads,
+        ProblemKind::ServerBusy,
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::VersionConflict,
@@ -53,6 +62,9 @@ impl ProblemKind {
             ProblemKind::BodyTooSmall => "urn:backproof:problem:body-too-small",
             ProblemKind::InvalidBody => "urn:backproof:problem:invalid-body",
             ProblemKind::BodyTooLarge => "urn:backproof:problem:body-too-large",
+            ProblemKind::BodyTimeout => "urn:backproof:problem:body-timeout",
+            ProblemKind::TooManyUploads => "urn:backproof:problem:too-many-uploads",
+            ProblemKind::ServerBusy => "urn:backproof:problem:server-busy",
             ProblemKind::NotFound => "urn:backproof:problem:not-found",
             ProblemKind::MethodNotAllowed => "urn:backproof:problem:method-not-allowed",
             ProblemKind::VersionConflict => "urn:backproof:problem:version-conflict",
@@ -69,6 +81,9 @@ impl ProblemKind {
             | ProblemKind::BodyTooSmall
             | ProblemKind::InvalidBody => StatusCode::BAD_REQUEST,
             ProblemKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProblemKind::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::VersionConflict => StatusCode::CONFLICT,
@@ -85,6 +100,9 @@ impl ProblemKind {
             ProblemKind::BodyTooSmall => "Backup body too small",
             ProblemKind::InvalidBody => "Backup body could not be read",
             ProblemKind::BodyTooLarge => "Backup body too large",
+            ProblemKind::BodyTimeout => "Backup body stalled",
+            ProblemKind::TooManyUploads => "Too many uploads for this user",
+            ProblemKind::ServerBusy => "Too many uploads in progress",
             ProblemKind::NotFound => "Not found",
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::VersionConflict => "Version conflict",
@@ -100,6 +118,8 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub detail: String,
     pub current_version: Option<Option<i64>>,
+    /// Seconds for a `Retry-After` header (429 and busy 503).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -119,7 +139,14 @@ impl Problem {
             kind,
             detail: detail.into(),
             current_version: None,
+            retry_after: None,
         }
+    }
+
+    /// The same problem with a `Retry-After: <secs>` header.
+    pub fn retry_after(mut self, secs: u64) -> Problem {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// A 409 naming the version the client should fetch and merge with.
@@ -128,6 +155,7 @@ impl Problem {
             kind: ProblemKind::VersionConflict,
             detail: detail.into(),
             current_version: Some(current),
+            retry_after: None,
         }
     }
 
@@ -158,6 +186,9 @@ impl IntoResponse for Problem {
         );
         if self.kind == ProblemKind::Unauthorized {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(Some(v)) = self.current_version
             && let Ok(etag) = HeaderValue::from_str(&format!("\"{v}\""))

@@ -8,6 +8,7 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
@@ -67,6 +68,8 @@ pub fn db_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
         .connect_lazy(&config.database_url)
 }
 
+const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub fn s3_client(config: &Config) -> aws_sdk_s3::Client {
     let creds = Credentials::new(
         config.s3_access_key.clone(),
@@ -87,10 +90,15 @@ pub fn s3_client(config: &Config) -> aws_sdk_s3::Client {
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
+                .connect_timeout(S3_CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_secs(30))
                 .build(),
         )
+        // The bodies the server moves are paced by its HTTP client (uploads) or read by it
+        // (downloads): a pause there is not a stalled S3, and the SDK's protection would turn
+        // a slow phone into a 503 or a cut download. The server judges the client's pace
+        // itself (body idle timeout) and S3's separately (write.rs).
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         // Streamed bodies cannot be replayed anyway; a dead S3 should become a 503 quickly.
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .build();
@@ -223,6 +231,8 @@ pub async fn referenced(pool: &PgPool, keys: &[String]) -> Result<Vec<String>, S
     Ok(rows)
 }
 
+/// PUTs a body that streams from the client: no attempt timeout, since a slow but
+/// progressing client must not be cut off (the caller watches both sides instead).
 pub async fn put_stream(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -236,6 +246,15 @@ pub async fn put_stream(
         .content_length(length)
         .content_type("application/octet-stream")
         .body(body)
+        .customize()
+        .config_override(
+            aws_sdk_s3::Config::builder().timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(S3_CONNECT_TIMEOUT)
+                    .disable_operation_attempt_timeout()
+                    .build(),
+            ),
+        )
         .send()
         .await
         .map_err(StorageError::s3)?;
@@ -252,7 +271,17 @@ pub async fn put_file(
     let body = ByteStream::from_path(path)
         .await
         .map_err(StorageError::s3)?;
-    put_stream(s3, bucket, key, length, body).await
+    // From a local file: the default attempt timeout bounds S3 alone.
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_length(length)
+        .content_type("application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .map_err(StorageError::s3)?;
+    Ok(())
 }
 
 pub async fn delete_object(

@@ -37,6 +37,9 @@ pub async fn sweep_once(st: &AppState) -> Result<SweepStats, StorageError> {
         .map(|(k, _)| k)
         .collect();
     failpoint::hit("during_sweep")?;
+    if st.config.unsafe_flags.never_delete_objects {
+        return Ok(stats);
+    }
     for chunk in old.chunks(500) {
         // In-flight first, database second: a request leaves the in-flight set only after
         // its commit (or its cleanup), so a key not in flight now is either committed — and

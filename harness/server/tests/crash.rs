@@ -1,10 +1,9 @@
 //! Crash safety with the server as a real child process: at every failpoint the process
-//! aborts (`FAILPOINTS="<name>=return(crash)"`), is restarted without failpoints, and the
-//! stack must hold what the write path promises (docs/API.md, "Write path and crash
+//! aborts (`BACKPROOF_FAILPOINTS="<name>=return(crash)"`), is restarted without failpoints,
+//! and the stack must hold what the write path promises (docs/API.md, "Write path and crash
 //! safety"): the row names a complete object whose hash it records, the version the row
 //! names is the one that was (or would have been) acknowledged, the orphan the crash left
 //! is swept, and the client's retry gets an answer that tells it what happened.
-#![cfg(feature = "failpoints")]
 
 mod common;
 

@@ -488,6 +488,15 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     let mut broken = cfg.clone();
     broken.spool_dir = Path::new("/nonexistent/backproof-spool").to_path_buf();
     let (broken_base, _h2) = env.server(broken).await;
+    // A third whose idle timeout is short (408), and a fourth that takes one upload at a
+    // time (429 for the same user, 503 server-busy for another).
+    let mut impatient = cfg.clone();
+    impatient.body_idle_timeout = Duration::from_secs(1);
+    let (impatient_base, _h3) = env.server(impatient).await;
+    let mut narrow = cfg.clone();
+    narrow.max_uploads = 1;
+    narrow.max_uploads_per_user = 1;
+    let (narrow_base, _h4) = env.server(narrow).await;
 
     let mut d = Driver {
         client: reqwest::Client::builder()
@@ -673,6 +682,67 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         )
         .await;
     assert_eq!(s.status, 500, "no spool directory");
+
+    // A body that stops half-way: 408 once the idle timeout passes.
+    let s = d
+        .raw(
+            &impatient_base,
+            "POST",
+            "/v1/backup",
+            format!(
+                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bob}\r\n\
+                 Content-Length: 100\r\nConnection: close\r\n\r\n{}",
+                "h".repeat(50)
+            )
+            .into_bytes(),
+        )
+        .await;
+    assert_eq!(s.status, 408);
+
+    // Uploads in progress: carol's first upload holds the only slot — hyper sends
+    // `100 Continue` when the upload starts reading the body, so its arrival proves the slot
+    // is taken — then carol again is 429 and dave 503, both with Retry-After.
+    let mut held = tokio::net::TcpStream::connect(narrow_base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let carol = token("carol");
+    held.write_all(
+        format!(
+            "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {carol}\r\n\
+             Content-Length: 64\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut interim = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(30), held.read(&mut interim))
+        .await
+        .expect("100 Continue arrives")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&interim[..n]).starts_with("HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim[..n])
+    );
+    for (who, want) in [(&carol, 429), (&token("dave"), 503)] {
+        let s = d
+            .raw(
+                &narrow_base,
+                "POST",
+                "/v1/backup",
+                format!(
+                    "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {who}\r\n\
+                     Content-Length: 64\r\nConnection: close\r\n\r\n{}",
+                    "c".repeat(64)
+                )
+                .into_bytes(),
+            )
+            .await;
+        assert_eq!(s.status, want);
+        assert_eq!(s.header("retry-after"), Some("1"), "{want}");
+    }
+    drop(held);
 
     // Deletes.
     let s = d

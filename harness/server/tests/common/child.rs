@@ -27,13 +27,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `backproof-test-server` on `env`'s stack and waits for its `listening on` line
-    /// (or its exit). `failpoints` becomes `FAILPOINTS`; the test's own is never inherited.
+    /// (or its exit). `failpoints` becomes `BACKPROOF_FAILPOINTS`; the test's own is never
+    /// inherited.
     /// Orphan grace is 0 and the periodic sweep is an hour away, so the only sweep a test
     /// sees is the one at start.
     pub async fn start(env: &Env, failpoints: Option<&str>) -> ServerProcess {
         let stderr = tempfile::NamedTempFile::new().expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_backproof-test-server"));
-        cmd.env_remove("FAILPOINTS")
+        cmd.env_remove("BACKPROOF_FAILPOINTS")
+            .env_remove("FAILPOINTS")
             .env("BACKPROOF_LISTEN", "127.0.0.1:0")
             .env("BACKPROOF_DATABASE_URL", &env.db_url)
             .env("BACKPROOF_S3_ENDPOINT", env.stack.s3.endpoint())
@@ -42,14 +44,14 @@ impl ServerProcess {
             .env("BACKPROOF_S3_SECRET_KEY", env.stack.s3.secret_key())
             .env("BACKPROOF_S3_REGION", env.stack.s3.region())
             .env("BACKPROOF_AUTH_SECRET", SECRET)
-            .env("BACKPROOF_ORPHAN_GRACE_SECS", "0")
-            .env("BACKPROOF_SWEEP_INTERVAL_SECS", "3600")
+            .env("BACKPROOF_ORPHAN_GRACE", "0")
+            .env("BACKPROOF_SWEEP_INTERVAL", "1h")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr.reopen().expect("reopen stderr file")))
             .kill_on_drop(true);
         if let Some(fp) = failpoints {
-            cmd.env("FAILPOINTS", fp);
+            cmd.env("BACKPROOF_FAILPOINTS", fp);
         }
         let mut child = cmd.spawn().expect("spawn backproof-test-server");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();

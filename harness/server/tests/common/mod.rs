@@ -99,3 +99,42 @@ pub fn blob(seed: u8, len: usize) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+/// A plain blocking HTTP/1.1 exchange, as naive clients do it: write the whole request
+/// (head, then every body byte), then read the answer until the server closes. Returns the
+/// status, the lower-cased head and the body. Errors are returned, not unwrapped, so that a
+/// reset shows up as the failure it is.
+pub fn blocking_exchange(
+    addr: &str,
+    head: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    s.set_write_timeout(Some(std::time::Duration::from_secs(60)))?;
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    Ok(parse_response(&resp))
+}
+
+/// Status, lower-cased head, body of a raw answer (status 0 when there is none).
+pub fn parse_response(resp: &[u8]) -> (u16, String, Vec<u8>) {
+    let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (0, String::from_utf8_lossy(resp).into_owned(), Vec::new());
+    };
+    let head = String::from_utf8_lossy(&resp[..end]).to_ascii_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, resp[end + 4..].to_vec())
+}
+
+/// The address part of `http://ADDR`.
+pub fn addr(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
