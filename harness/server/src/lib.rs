@@ -35,6 +35,7 @@ mod sweep;
 pub use api::{MIN_BLOB_BYTES, ROUTES};
 pub use auth::{mint_token, valid_user, verify_token};
 pub use problem::ProblemKind;
+pub use storage::s3_http_client;
 pub use sweep::SweepStats;
 
 /// Default body limit: 2 MiB (BRIEF §4).
