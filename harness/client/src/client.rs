@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use backproof_format::payload::{self, BackupPayload};
-use backproof_format::{ErrorClass, KdfParams, Policy, Secret};
+use backproof_format::{ErrorClass, KdfParams, Policy, SealingKey, Secret};
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
@@ -238,8 +238,18 @@ impl Client {
         let mut upload = payload::encode(payload);
         let mut merges = 0u32;
         let max = self.config.max_conflict_attempts.max(1);
+        // One Argon2id derivation per call, not one per attempt: under contention the loop
+        // re-seals up to `max` times, and each derivation is the expensive part of a seal
+        // (hundreds of ms at the default parameters). Every attempt still gets a fresh
+        // random nonce, so no (key, nonce) pair repeats — the only requirement AES-GCM puts
+        // on a key used more than once. Sharing the salt across the attempts of one call is
+        // fine: a salt is public and exists so that two derivations of one passphrase do not
+        // yield one key across blobs stored over time; at most one of these attempts is
+        // ever stored, the others were refused by the server, and the next call draws a new
+        // salt. The header (salt, parameters, key check) is the same in every attempt.
+        let key = SealingKey::derive(secret, &self.config.kdf, &random_salt()?)?;
         for attempt in 1..=max {
-            let blob = self.seal(secret, &upload)?;
+            let blob = key.seal(&random_nonce()?, &upload)?;
             match self.http.post(server, &blob, expected).await? {
                 PostResult::Stored(version) => {
                     self.remember(server, version)?;

@@ -271,71 +271,117 @@ pub fn seal(
     nonce: &[u8; 12],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    let (kdf_id, params, salt, keys) = match secret {
-        Secret::Passphrase(p) => {
-            let normalized = normalize(p);
-            let chars = normalized.chars().count();
-            if chars < MIN_PASSPHRASE_CHARS {
-                return Err(Error::PassphraseTooShort {
-                    got: chars,
-                    min: MIN_PASSPHRASE_CHARS,
-                });
+    SealingKey::derive(secret, kdf, salt)?.seal(nonce, plaintext)
+}
+
+/// A secret made ready to seal under one salt: [`seal`] split in its expensive half (the
+/// Argon2id derivation and key schedule, done once by [`SealingKey::derive`]) and its cheap
+/// half ([`SealingKey::seal`], one header and one AES-256-GCM encryption per nonce).
+///
+/// A writer that seals several times within one operation — the reference client's 409
+/// merge loop re-seals the merged payload after every conflict — derives once and seals
+/// each attempt with a fresh nonce. Every blob still carries its salt, parameters and key
+/// check, so readers see no difference (docs/FORMAT.md §3).
+pub struct SealingKey {
+    kdf_id: u8,
+    params: KdfParams,
+    p_cost: u8,
+    salt: Vec<u8>,
+    keys: Keys,
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealingKey")
+            .field("kdf_id", &self.kdf_id)
+            .field("params", &self.params)
+            .field("salt_len", &self.salt.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealingKey {
+    /// Runs the checks of [`seal`] (in its order) and derives the keys for `salt`.
+    pub fn derive(secret: &Secret, kdf: &KdfParams, salt: &[u8]) -> Result<SealingKey, Error> {
+        let (kdf_id, params, salt, keys) = match secret {
+            Secret::Passphrase(p) => {
+                let normalized = normalize(p);
+                let chars = normalized.chars().count();
+                if chars < MIN_PASSPHRASE_CHARS {
+                    return Err(Error::PassphraseTooShort {
+                        got: chars,
+                        min: MIN_PASSPHRASE_CHARS,
+                    });
+                }
+                Policy::default().check(kdf)?;
+                if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
+                    return Err(Error::InvalidInput(format!(
+                        "the salt must be {MIN_SALT_LEN} to {MAX_SALT_LEN} bytes, got {}",
+                        salt.len()
+                    )));
+                }
+                let ikm = derive_ikm(&normalized, salt, kdf)?;
+                (KDF_ARGON2ID, *kdf, salt, key_schedule(&ikm))
             }
-            Policy::default().check(kdf)?;
-            if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
-                return Err(Error::InvalidInput(format!(
-                    "the salt must be {MIN_SALT_LEN} to {MAX_SALT_LEN} bytes, got {}",
-                    salt.len()
-                )));
-            }
-            let ikm = derive_ikm(&normalized, salt, kdf)?;
-            (KDF_ARGON2ID, *kdf, salt, key_schedule(&ikm))
-        }
-        Secret::Key(k) => (
-            KDF_RAW,
-            KdfParams {
-                m_cost: 0,
-                t_cost: 0,
-                p_cost: 0,
-            },
-            &[][..],
-            key_schedule(k),
-        ),
-    };
-    let p_cost = u8::try_from(params.p_cost).map_err(|_| Error::KdfParamsRejected {
-        params,
-        reason: "p_cost must fit in one byte".to_owned(),
-    })?;
-    let salt_len = u8::try_from(salt.len()).map_err(|_| {
-        Error::InvalidInput(format!(
-            "the salt must be {MIN_SALT_LEN} to {MAX_SALT_LEN} bytes"
-        ))
-    })?;
-    let header_len = MIN_HEADER_LEN + salt.len();
-    let mut blob = Vec::with_capacity(header_len + plaintext.len() + TAG_LEN);
-    blob.extend_from_slice(&MAGIC);
-    blob.push(VERSION);
-    blob.push(kdf_id);
-    blob.extend_from_slice(&params.m_cost.to_be_bytes());
-    blob.extend_from_slice(&params.t_cost.to_be_bytes());
-    blob.push(p_cost);
-    blob.push(salt_len);
-    blob.extend_from_slice(salt);
-    blob.extend_from_slice(nonce);
-    blob.extend_from_slice(&keys.key_check);
-    let digest = digest8(&blob);
-    blob.extend_from_slice(&digest);
-    debug_assert_eq!(blob.len(), header_len);
-    blob.extend_from_slice(plaintext);
-    let cipher = Aes256Gcm::new(&(*keys.enc_key).into());
-    let (aad, body) = blob.split_at_mut(header_len);
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(*nonce), aad, body.into())
-        .map_err(|_| {
-            Error::InvalidInput("the plaintext is too large for AES-256-GCM".to_owned())
+            Secret::Key(k) => (
+                KDF_RAW,
+                KdfParams {
+                    m_cost: 0,
+                    t_cost: 0,
+                    p_cost: 0,
+                },
+                &[][..],
+                key_schedule(k),
+            ),
+        };
+        let p_cost = u8::try_from(params.p_cost).map_err(|_| Error::KdfParamsRejected {
+            params,
+            reason: "p_cost must fit in one byte".to_owned(),
         })?;
-    blob.extend_from_slice(&tag);
-    Ok(blob)
+        if u8::try_from(salt.len()).is_err() {
+            return Err(Error::InvalidInput(format!(
+                "the salt must be {MIN_SALT_LEN} to {MAX_SALT_LEN} bytes"
+            )));
+        }
+        Ok(SealingKey {
+            kdf_id,
+            params,
+            p_cost,
+            salt: salt.to_vec(),
+            keys,
+        })
+    }
+
+    /// One v1 blob of `plaintext` under this key and `nonce`. The nonce must be fresh for
+    /// every call: AES-GCM under one key is only safe while no nonce repeats.
+    pub fn seal(&self, nonce: &[u8; 12], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+        let header_len = MIN_HEADER_LEN + self.salt.len();
+        let mut blob = Vec::with_capacity(header_len + plaintext.len() + TAG_LEN);
+        blob.extend_from_slice(&MAGIC);
+        blob.push(VERSION);
+        blob.push(self.kdf_id);
+        blob.extend_from_slice(&self.params.m_cost.to_be_bytes());
+        blob.extend_from_slice(&self.params.t_cost.to_be_bytes());
+        blob.push(self.p_cost);
+        // `derive` checked that the length fits in a byte.
+        blob.push(self.salt.len() as u8);
+        blob.extend_from_slice(&self.salt);
+        blob.extend_from_slice(nonce);
+        blob.extend_from_slice(&self.keys.key_check);
+        let digest = digest8(&blob);
+        blob.extend_from_slice(&digest);
+        debug_assert_eq!(blob.len(), header_len);
+        blob.extend_from_slice(plaintext);
+        let cipher = Aes256Gcm::new(&(*self.keys.enc_key).into());
+        let (aad, body) = blob.split_at_mut(header_len);
+        let tag = cipher
+            .encrypt_inout_detached(&Nonce::from(*nonce), aad, body.into())
+            .map_err(|_| {
+                Error::InvalidInput("the plaintext is too large for AES-256-GCM".to_owned())
+            })?;
+        blob.extend_from_slice(&tag);
+        Ok(blob)
+    }
 }
 
 /// A named field of a v1 blob (docs/FORMAT.md §1), for tools that point at bytes of a blob

@@ -14,8 +14,8 @@ pub mod primitives;
 
 pub use blob::{
     DIGEST_LEN, FIXED_PREFIX_LEN, Field, Header, KDF_ARGON2ID, KDF_RAW, KEY_CHECK_LEN, MAGIC,
-    MAX_SALT_LEN, MIN_HEADER_LEN, MIN_PASSPHRASE_CHARS, MIN_SALT_LEN, NONCE_LEN, Secret, TAG_LEN,
-    VERSION, check_key, field_range, open, open_payload, parse_header, seal,
+    MAX_SALT_LEN, MIN_HEADER_LEN, MIN_PASSPHRASE_CHARS, MIN_SALT_LEN, NONCE_LEN, SealingKey,
+    Secret, TAG_LEN, VERSION, check_key, field_range, open, open_payload, parse_header, seal,
 };
 pub use error::{Error, ErrorClass, UnknownClass};
 pub use kdf::{KdfParams, Policy, argon2id, derive_ikm};

@@ -20,6 +20,7 @@ mod diff;
 mod html;
 mod junit;
 mod markdown;
+mod merge;
 #[cfg(feature = "insta")]
 pub mod snapshot;
 
@@ -28,6 +29,7 @@ pub use diff::{Change, Diff, Gate, diff, gate};
 pub use html::render_html;
 pub use junit::render_junit;
 pub use markdown::render_markdown;
+pub use merge::{MergeError, Shard, ShardError, merge};
 
 /// The case families, in the order reports list them (BRIEF §7). A family not listed here
 /// is still reported, after these, alphabetically.
@@ -55,6 +57,10 @@ pub struct Report {
     #[serde(default)]
     pub deviations: Vec<Deviation>,
     pub totals: Totals,
+    /// Which share of the selected cases this run ran (`backproof run --shard K/N`); absent
+    /// from a whole run and from a merge of all N shards (`backproof report merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// The only non-deterministic part; absent from snapshots (and so defaulted on load).
     #[serde(default)]
     pub timings: Timings,
@@ -261,26 +267,49 @@ impl Report {
             cases,
             deviations,
             totals,
+            shard: None,
             timings,
         }
     }
 
     /// The deterministic part: everything but `timings`, cases and deviations sorted by
-    /// case id. Two runs of the same suite on the same target give equal snapshots.
+    /// case id. Two runs of the same suite on the same target give equal snapshots. A shard
+    /// keeps its `shard` (it is a part, and says so); a whole run and a merge of all shards
+    /// have none, so their snapshots are equal.
     pub fn snapshot(&self) -> serde_json::Value {
         let mut cases = self.cases.clone();
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         let mut deviations = self.deviations.clone();
         deviations.sort();
         deviations.dedup();
-        serde_json::json!({
+        let mut snap = serde_json::json!({
             "suite": self.suite,
             "target": self.target,
             "stack": self.stack,
             "cases": cases,
             "deviations": deviations,
             "totals": Totals::from_cases(&cases),
-        })
+        });
+        if let Some(shard) = self.shard {
+            snap["shard"] = serde_json::json!(shard);
+        }
+        snap
+    }
+
+    /// Milliseconds per family, summed over the cases' `timings` (cases run in parallel, so
+    /// this is time spent in cases, not wall time), families in report order. A family whose
+    /// cases have no timing (a snapshot) counts 0.
+    pub fn family_millis(&self) -> Vec<(String, u64)> {
+        self.families()
+            .into_iter()
+            .map(|(family, cases)| {
+                let ms = cases
+                    .iter()
+                    .filter_map(|c| self.timings.cases.get(&c.id))
+                    .sum();
+                (family, ms)
+            })
+            .collect()
     }
 
     /// [`Report::snapshot`] as pretty JSON with a final newline: the bytes kept in

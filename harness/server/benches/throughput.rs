@@ -125,6 +125,7 @@ fn raw_s3_client(s3: &S3Handle) -> aws_sdk_s3::Client {
     let creds = Credentials::new(s3.access_key(), s3.secret_key(), None, None, "bench");
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(backproof_server::s3_http_client())
         .endpoint_url(s3.endpoint())
         .region(Region::new(s3.region().to_owned()))
         .credentials_provider(creds)

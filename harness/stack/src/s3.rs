@@ -273,6 +273,25 @@ impl S3Handle {
     }
 }
 
+/// The S3 client's HTTP client: what aws-sdk-s3's `default-https-client` feature builds
+/// (hyper 1 + rustls, proxy settings from the environment), but with rustls on ring instead
+/// of aws-lc-rs. ring is the provider reqwest and the fault proxy already use, so the
+/// workspace compiles one TLS crypto backend, not two (aws-lc-rs brings aws-lc-sys, a large
+/// C and assembly build).
+fn s3_http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
 /// An aws-sdk-s3 client for `endpoint` with path-style addressing and static credentials.
 pub fn s3_client(
     endpoint: &str,
@@ -284,6 +303,7 @@ pub fn s3_client(
         aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "backproof-stack");
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .http_client(s3_http_client())
         .endpoint_url(endpoint)
         .force_path_style(true)
         .credentials_provider(credentials)

@@ -1,12 +1,12 @@
 //! A whole run: start the stack, ask the target what it can do, run every selected
 //! scenario, and produce the report (BRIEF §9).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use backproof_client::adapter::AdapterProcess;
-use backproof_report::{CaseResult, Report, SuiteInfo, TargetInfo, Timings};
+use backproof_report::{CaseResult, Report, Shard, SuiteInfo, TargetInfo, Timings};
 use backproof_stack::{Stack, StackChoice};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -22,6 +22,8 @@ pub enum RunError {
     Stack(String),
     #[error("the client adapter {cmd:?} does not work: {detail}")]
     Adapter { cmd: String, detail: String },
+    #[error("cannot list the vectors in {}: {detail}", dir.display())]
+    Vectors { dir: PathBuf, detail: String },
 }
 
 /// What to run against what.
@@ -37,8 +39,37 @@ pub struct RunOptions {
     pub scenarios_dir: PathBuf,
     pub vectors_dir: Option<PathBuf>,
     /// Scenarios run at the same time (each has its own database, bucket and server).
-    /// Always 1 for a server given by URL: every case uses the same two accounts.
+    /// Always 1 for a server given by URL: every case uses the same two accounts. The CLI
+    /// defaults it to [`default_jobs`].
     pub jobs: usize,
+    /// Run only this share of the selected cases ([`Shard`] says how they are dealt).
+    pub shard: Option<Shard>,
+}
+
+/// The default for [`RunOptions::jobs`]: one scenario per available core. A scenario is
+/// mostly waiting on its server, Postgres, S3 and adapter processes, which run on those
+/// cores; more at once only makes each slower.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// What one run (or one shard of it) runs.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub scenarios: Vec<Scenario>,
+    /// Vector case ids without the `vectors/` prefix (`blob-v1/12`, as the checker names
+    /// them).
+    pub vectors: BTreeSet<String>,
+}
+
+impl Selection {
+    pub fn len(&self) -> usize {
+        self.scenarios.len() + self.vectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Progress events for a caller's progress bar.
@@ -55,6 +86,100 @@ pub fn select(dir: &Path, filter: Option<&str>) -> Result<Vec<Scenario>, RunErro
     scenario::filter(all, filter).map_err(|e| RunError::Scenarios(e.to_string()))
 }
 
+/// The scenarios and vectors `--filter` selects, cut to `shard`'s share: the shard deals the
+/// whole selection (scenario and vector ids together) round-robin in id order.
+pub fn select_cases(
+    scenarios_dir: &Path,
+    vectors_dir: Option<&Path>,
+    filter: Option<&str>,
+    shard: Option<Shard>,
+) -> Result<Selection, RunError> {
+    let scenarios = select(scenarios_dir, filter)?;
+    // A filter naming another family (`protocol/*`) selects no vector: don't read them.
+    let vectors = match vectors_dir.filter(|_| filter.is_none_or(may_match_vectors)) {
+        Some(dir) => {
+            let matcher = match filter {
+                Some(g) => Some(
+                    globset::Glob::new(g)
+                        .map_err(|e| RunError::Scenarios(format!("bad --filter {g:?}: {e}")))?
+                        .compile_matcher(),
+                ),
+                None => None,
+            };
+            vector_ids(dir)?
+                .into_iter()
+                .filter(|id| {
+                    matcher
+                        .as_ref()
+                        .is_none_or(|m| m.is_match(format!("vectors/{id}")))
+                })
+                .collect()
+        }
+        None => BTreeSet::new(),
+    };
+    let Some(shard) = shard else {
+        return Ok(Selection { scenarios, vectors });
+    };
+    let vector_case_ids: Vec<String> = vectors.iter().map(|v| format!("vectors/{v}")).collect();
+    let mine: BTreeSet<String> = shard
+        .select(
+            scenarios
+                .iter()
+                .map(|s| s.id.as_str())
+                .chain(vector_case_ids.iter().map(String::as_str)),
+        )
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Ok(Selection {
+        scenarios: scenarios
+            .into_iter()
+            .filter(|s| mine.contains(s.id.as_str()))
+            .collect(),
+        vectors: vectors
+            .into_iter()
+            .filter(|v| mine.contains(&format!("vectors/{v}")))
+            .collect(),
+    })
+}
+
+/// Every vector case id (`<file stem>/<tcId>`) in `dir`, as the checker names them, without
+/// running anything. Reads only the ids (blob-v1.json is several MB).
+fn vector_ids(dir: &Path) -> Result<Vec<String>, RunError> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(rename = "testGroups")]
+        test_groups: Vec<Group>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Group {
+        #[serde(default)]
+        tests: Vec<Test>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Test {
+        #[serde(rename = "tcId", default)]
+        tc_id: u64,
+    }
+    let mut ids = Vec::new();
+    for name in crate::vectors::FILES {
+        let path = dir.join(name);
+        let err = |detail: String| RunError::Vectors {
+            dir: dir.to_path_buf(),
+            detail: format!("{name}: {detail}"),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+        let file: File = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let stem = name.trim_end_matches(".json");
+        ids.extend(
+            file.test_groups
+                .iter()
+                .flat_map(|g| &g.tests)
+                .map(|t| format!("{stem}/{}", t.tc_id)),
+        );
+    }
+    Ok(ids)
+}
 /// SHA-256 over the files under `dir` with extension `ext`, by relative path, in order.
 pub fn digest_dir(dir: &Path, ext: &str) -> String {
     fn walk(d: &Path, ext: &str, out: &mut Vec<PathBuf>) {
@@ -116,7 +241,12 @@ pub fn capabilities(opts: &RunOptions) -> Result<(Vec<String>, String), RunError
 pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<Report, RunError> {
     let started_at = chrono_now();
     let wall = Instant::now();
-    let scenarios = select(&opts.scenarios_dir, opts.filter.as_deref())?;
+    let Selection { scenarios, vectors } = select_cases(
+        &opts.scenarios_dir,
+        opts.vectors_dir.as_deref(),
+        opts.filter.as_deref(),
+        opts.shard,
+    )?;
     let (capabilities, client_impl) = {
         let o = opts.clone();
         tokio::task::spawn_blocking(move || capabilities(&o))
@@ -172,10 +302,11 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         cases.push(case);
     }
     drop(stream);
-    // A filter naming another family (`protocol/*`) selects no vector: don't start them.
-    let wants_vectors = opts.filter.as_deref().is_none_or(may_match_vectors);
-    if let Some(dir) = opts.vectors_dir.as_ref().filter(|_| wants_vectors) {
-        cases.extend(run_vectors(dir, &opts).await?);
+    if let Some(dir) = opts.vectors_dir.as_ref().filter(|_| !vectors.is_empty()) {
+        for (case, millis) in run_vectors(dir, &opts, vectors).await? {
+            times.insert(case.id.clone(), millis);
+            cases.push(case);
+        }
     }
     let server_desc = match &opts.server {
         ServerTarget::Reference { extra_args, .. } if extra_args.is_empty() => {
@@ -209,14 +340,9 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         wall_ms: wall.elapsed().as_millis() as u64,
         cases: times,
     };
-    Ok(Report::from_cases(
-        suite,
-        target,
-        stack_desc,
-        cases,
-        vec![],
-        timings,
-    ))
+    let mut report = Report::from_cases(suite, target, stack_desc, cases, vec![], timings);
+    report.shard = opts.shard;
+    Ok(report)
 }
 
 /// Whether a `--filter` glob may select a vector (`vectors/<file>/<tcId>`), judged from its
@@ -235,25 +361,23 @@ fn may_match_vectors(glob: &str) -> bool {
     "vectors/".starts_with(&literal) || literal.starts_with("vectors/")
 }
 
-/// The known-answer vectors through the client adapter, as report cases of family
-/// `vectors` (ids `vectors/<file>/<tcId>`, selected by the run's `--filter` like scenarios).
-async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, RunError> {
+/// The selected known-answer vectors (ids without the `vectors/` prefix) through the client
+/// adapter, as report cases of family `vectors` (ids `vectors/<file>/<tcId>`), each with its
+/// milliseconds.
+async fn run_vectors(
+    dir: &Path,
+    opts: &RunOptions,
+    selected: BTreeSet<String>,
+) -> Result<Vec<(CaseResult, u64)>, RunError> {
     use crate::vectors::{self, CaseOutcome};
     use backproof_report::Outcome;
 
-    let matcher = match opts.filter.as_deref() {
-        Some(g) => Some(
-            globset::Glob::new(g)
-                .map_err(|e| RunError::Scenarios(format!("bad --filter {g:?}: {e}")))?
-                .compile_matcher(),
-        ),
-        None => None,
-    };
     let dir = dir.to_path_buf();
     let cmd = opts.client_adapter.clone();
     let results = tokio::task::spawn_blocking(move || {
         let mut imp = vectors::AdapterImplementation::start(&cmd).map_err(|e| e.to_string())?;
-        vectors::check(&dir, &mut imp, None).map_err(|e| e.to_string())
+        vectors::check_selected(&dir, &mut imp, &|id| selected.contains(id))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| RunError::Scenarios(format!("the vectors check stopped: {e}")))?
@@ -288,7 +412,7 @@ async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, R
                     message,
                 ),
             };
-            CaseResult {
+            let case = CaseResult {
                 id,
                 family: "vectors".into(),
                 title: r.comment,
@@ -296,9 +420,9 @@ async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, R
                 expected,
                 observed,
                 reason,
-            }
+            };
+            (case, r.millis)
         })
-        .filter(|c| matcher.as_ref().is_none_or(|m| m.is_match(&c.id)))
         .collect())
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use backproof_report::{Deviation, Outcome, Report};
+use backproof_report::{Deviation, Outcome, Report, Shard};
 use backproof_stack::StackChoice;
 use backproof_suite::run::{Event, RunOptions};
 use backproof_suite::scenario::ServerTarget;
@@ -96,10 +96,16 @@ pub struct Args {
         default_value = "reports/latest/report.json"
     )]
     pub report: PathBuf,
-    /// Scenarios run at once (each has its own database, bucket and server). Always 1
-    /// with --server-url.
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
+    /// Scenarios run at once (each has its own database, bucket and server). Default: the
+    /// number of available cores. Always 1 with --server-url.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run only share K of N of the selected cases (scenarios and vectors, after --filter),
+    /// e.g. on N CI runners at once; `backproof report merge` joins the N reports into the
+    /// report of a whole run. The cases are sorted by id and dealt round-robin, so the
+    /// split is the same on every machine.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// Extra flags for the reference server (debug switches that make it misbehave on
     /// purpose, to prove the suite can fail).
     #[arg(
@@ -132,7 +138,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| default_dir("scenarios"));
     if args.list {
-        let list = backproof_suite::run::select(&scenarios_dir, args.filter.as_deref())?;
+        let list = match args.shard {
+            // The shard deals scenarios and vectors together, so its share of the scenarios
+            // depends on the vectors too.
+            Some(shard) => {
+                let vectors_dir = args.vectors.clone().or_else(|| {
+                    let d = default_dir("vectors");
+                    d.is_dir().then_some(d)
+                });
+                backproof_suite::run::select_cases(
+                    &scenarios_dir,
+                    vectors_dir.as_deref(),
+                    args.filter.as_deref(),
+                    Some(shard),
+                )?
+                .scenarios
+            }
+            None => backproof_suite::run::select(&scenarios_dir, args.filter.as_deref())?,
+        };
         for s in &list {
             println!("{}\t{}", s.id, s.title);
         }
@@ -216,7 +239,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         filter: args.filter.clone(),
         scenarios_dir,
         vectors_dir,
-        jobs: args.jobs,
+        jobs: args.jobs.unwrap_or_else(backproof_suite::run::default_jobs),
+        shard: args.shard,
     };
 
     let bar = if args.quiet {
@@ -266,7 +290,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("unsupported {}: {}", c.id, c.reason);
     }
     println!(
-        "{} passed, {} failed, {} unsupported{} ({} ms)",
+        "{} passed, {} failed, {} unsupported{} ({} ms{})",
         t.pass + t.pass_acceptable,
         t.fail,
         t.unsupported,
@@ -276,6 +300,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             String::new()
         },
         report.timings.wall_ms,
+        family_times(&report),
     );
     for p in &outputs {
         println!("wrote {}", p.display());
@@ -292,8 +317,23 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     })
 }
 
+/// `; conflict 40.1s · protocol 12.3s …`: time spent in each family's cases (summed, so with
+/// --jobs > 1 the families add up to more than the wall time), or nothing for an empty run.
+fn family_times(report: &Report) -> String {
+    let parts: Vec<String> = report
+        .family_millis()
+        .into_iter()
+        .map(|(family, ms)| format!("{family} {:.1}s", ms as f64 / 1000.0))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join(" · "))
+    }
+}
+
 /// The JSON report's path and the renderings' paths next to it, in the order written.
-fn output_paths(report: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn output_paths(report: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let dir = report.parent().unwrap_or(Path::new(""));
     let name = report.file_name().unwrap_or_default();
     if let Some(clash) = RENDERINGS.iter().find(|r| name == **r) {
@@ -309,7 +349,7 @@ fn output_paths(report: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Writes report.json, report.md, junit.xml and report.html (paths from [`output_paths`]).
-fn write_all(report: &Report, paths: &[PathBuf]) -> anyhow::Result<()> {
+pub(crate) fn write_all(report: &Report, paths: &[PathBuf]) -> anyhow::Result<()> {
     if let Some(parent) = paths[0].parent()
         && !parent.as_os_str().is_empty()
     {

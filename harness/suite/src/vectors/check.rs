@@ -340,6 +340,8 @@ pub struct CaseResult {
     pub tc_id: u64,
     pub comment: String,
     pub outcome: CaseOutcome,
+    /// How long the case took (a report's `timings`).
+    pub millis: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -380,6 +382,18 @@ pub fn check(
                 })
         })
         .transpose()?;
+    check_selected(dir, imp, &|id| {
+        matcher.as_ref().is_none_or(|m| m.is_match(id))
+    })
+}
+
+/// [`check`] with the selection as a predicate over case ids (`blob-v1/12`): a run's
+/// `--filter` and `--shard` together pick cases no single glob describes.
+pub fn check_selected(
+    dir: &Path,
+    imp: &mut dyn Implementation,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
     let ops = imp.ops();
     let mut results = Vec::new();
     for name in FILES {
@@ -406,9 +420,10 @@ pub fn check(
         {
             let tc_id = test["tcId"].as_u64().unwrap_or(0);
             let id = format!("{stem}/{tc_id}");
-            if matcher.as_ref().is_some_and(|m| !m.is_match(&id)) {
+            if !selected(&id) {
                 continue;
             }
+            let started = std::time::Instant::now();
             let outcome = match run_case(stem, test, imp, &ops) {
                 Ok(o) => o,
                 Err(message) => CaseOutcome::Error { message },
@@ -419,6 +434,7 @@ pub fn check(
                 tc_id,
                 comment: test["comment"].as_str().unwrap_or_default().to_owned(),
                 outcome,
+                millis: started.elapsed().as_millis() as u64,
             });
         }
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub use adapter::{AdapterImplementation, CALL_TIMEOUT};
 pub use check::{
     Candidate, CaseOutcome, CaseResult, ClassError, Implementation, OpResult, Recovered, Reference,
-    SecretSpec, Summary, check, summarize,
+    SecretSpec, Summary, check, check_selected, summarize,
 };
 pub use generate::generate_all;
 
