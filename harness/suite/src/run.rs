@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub extra_capabilities: Vec<String>,
     pub stack: StackChoice,
     pub filter: Option<String>,
+    /// Globs over case ids: a matching case (scenario or vector) is neither run nor
+    /// reported.
+    pub exclude: Vec<String>,
     pub scenarios_dir: PathBuf,
     pub vectors_dir: Option<PathBuf>,
     /// Scenarios run at the same time (each has its own database, bucket and server).
@@ -116,7 +119,9 @@ pub fn capabilities(opts: &RunOptions) -> Result<(Vec<String>, String), RunError
 pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<Report, RunError> {
     let started_at = chrono_now();
     let wall = Instant::now();
-    let scenarios = select(&opts.scenarios_dir, opts.filter.as_deref())?;
+    let exclude = exclude_matcher(&opts.exclude)?;
+    let mut scenarios = select(&opts.scenarios_dir, opts.filter.as_deref())?;
+    scenarios.retain(|s| !exclude.is_match(&s.id));
     let (capabilities, client_impl) = {
         let o = opts.clone();
         tokio::task::spawn_blocking(move || capabilities(&o))
@@ -173,7 +178,8 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
     }
     drop(stream);
     // A filter naming another family (`protocol/*`) selects no vector: don't start them.
-    let wants_vectors = opts.filter.as_deref().is_none_or(may_match_vectors);
+    let wants_vectors = opts.filter.as_deref().is_none_or(may_match_vectors)
+        && !opts.exclude.iter().any(|g| excludes_every_vector(g));
     if let Some(dir) = opts.vectors_dir.as_ref().filter(|_| wants_vectors) {
         cases.extend(run_vectors(dir, &opts).await?);
     }
@@ -235,12 +241,37 @@ fn may_match_vectors(glob: &str) -> bool {
     "vectors/".starts_with(&literal) || literal.starts_with("vectors/")
 }
 
+/// One matcher for every `--exclude` glob (`*` crosses `/`, as in `--filter`).
+pub fn exclude_matcher(globs: &[String]) -> Result<globset::GlobSet, RunError> {
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        set.add(
+            globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| RunError::Scenarios(format!("bad --exclude {g:?}: {e}")))?,
+        );
+    }
+    set.build()
+        .map_err(|e| RunError::Scenarios(format!("bad --exclude: {e}")))
+}
+
+/// Whether an `--exclude` glob matches every vector id (`vectors/*`, `vec*`, `*`): then the
+/// vectors check is not started at all.
+fn excludes_every_vector(glob: &str) -> bool {
+    let literal = glob.trim_end_matches('*');
+    !literal.contains(['*', '?', '[', '{', '\\'])
+        && literal.len() < glob.len()
+        && "vectors/".starts_with(literal)
+}
+
 /// The known-answer vectors through the client adapter, as report cases of family
 /// `vectors` (ids `vectors/<file>/<tcId>`, selected by the run's `--filter` like scenarios).
 async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, RunError> {
     use crate::vectors::{self, CaseOutcome};
     use backproof_report::Outcome;
 
+    let exclude = exclude_matcher(&opts.exclude)?;
     let matcher = match opts.filter.as_deref() {
         Some(g) => Some(
             globset::Glob::new(g)
@@ -299,6 +330,7 @@ async fn run_vectors(dir: &Path, opts: &RunOptions) -> Result<Vec<CaseResult>, R
             }
         })
         .filter(|c| matcher.as_ref().is_none_or(|m| m.is_match(&c.id)))
+        .filter(|c| !exclude.is_match(&c.id))
         .collect())
 }
 
@@ -332,7 +364,25 @@ fn rfc3339_utc(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{may_match_vectors, rfc3339_utc};
+    use super::{excludes_every_vector, may_match_vectors, rfc3339_utc};
+
+    #[test]
+    fn excluding_the_whole_vectors_family_is_recognised() {
+        for g in ["vectors/*", "vectors/**", "vectors*", "vec*", "*", "**"] {
+            assert!(excludes_every_vector(g), "{g}");
+        }
+        for g in [
+            "vectors/blob-v1/*",
+            "vectors",
+            "vectors/",
+            "protocol/*",
+            "*/x",
+            "vectors/?*",
+            "{vectors/*,x}",
+        ] {
+            assert!(!excludes_every_vector(g), "{g}");
+        }
+    }
 
     #[test]
     fn start_times_are_rfc3339_utc() {
