@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod guard;
 
 /// Exit codes shared by every subcommand (BRIEF §1).
 pub mod exit {
@@ -53,10 +54,25 @@ enum Command {
     Report(cmd::report::Command),
     /// Compare two report JSON files: regressions, fixes, new and removed cases.
     Diff(cmd::diff::Args),
+    /// Cleans up after a run that could not (started by the run itself; see
+    /// docs/STACK.md, "Nothing outlives a run").
+    #[command(hide = true)]
+    Watchdog(guard::WatchdogArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that start a stack run under a supervisor and a watchdog, so that nothing
+    // they start outlives them, even when they are killed (guard.rs).
+    let starts_stack = match &cli.command {
+        Command::Run(args) => !args.list,
+        Command::Serve(args) => args.starts_stack(),
+        Command::Stack(_) => true,
+        _ => false,
+    };
+    if starts_stack && !guard::inside_run() {
+        return finish(guard::supervise());
+    }
     // `serve` is a server: its one line per request (and the sweeper's) should show without
     // RUST_LOG. Other commands run servers in-process and would drown their output in them.
     cmd::init_tracing(match cli.command {
@@ -73,7 +89,12 @@ fn main() -> ExitCode {
         Command::Tune(args) => cmd::tune::run(args),
         Command::Report(c) => cmd::report::run(c),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Watchdog(args) => guard::watchdog(args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -86,10 +86,15 @@ fn demo_serve_logs_requests_and_sigterm_removes_the_stack() {
         }
     }
     let (addr, token) = (addr.unwrap(), token.unwrap());
-    let stack_dirs = entries(&tmp);
+    // In the run's own folder in TMPDIR (docs/STACK.md, "Nothing outlives a run").
+    let stack_dirs: Vec<String> = entries(&tmp)
+        .iter()
+        .filter(|d| d.starts_with("backproof-run-"))
+        .flat_map(|d| entries(&tmp.join(d)))
+        .collect();
     assert!(
         stack_dirs.iter().any(|d| d.starts_with("backproof-pg-")),
-        "the throwaway cluster lives in TMPDIR: {stack_dirs:?}"
+        "the throwaway cluster lives in TMPDIR/backproof-run-<id>: {stack_dirs:?}"
     );
 
     // One request; its log line must appear without RUST_LOG.

@@ -16,6 +16,7 @@
 
 mod error;
 mod postgres;
+pub mod reaper;
 mod s3;
 mod util;
 

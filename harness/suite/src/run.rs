@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub extra_capabilities: Vec<String>,
     pub stack: StackChoice,
     pub filter: Option<String>,
+    /// Globs of case ids left out of the run and the report (`--exclude`).
+    pub exclude: Vec<String>,
     pub scenarios_dir: PathBuf,
     pub vectors_dir: Option<PathBuf>,
     /// Scenarios run at the same time (each has its own database, bucket and server).
@@ -86,17 +88,24 @@ pub fn select(dir: &Path, filter: Option<&str>) -> Result<Vec<Scenario>, RunErro
     scenario::filter(all, filter).map_err(|e| RunError::Scenarios(e.to_string()))
 }
 
-/// The scenarios and vectors `--filter` selects, cut to `shard`'s share: the shard deals the
-/// whole selection (scenario and vector ids together) round-robin in id order.
+/// The scenarios and vectors `--filter` selects and no `--exclude` glob matches, cut to
+/// `shard`'s share: the shard deals the whole selection (scenario and vector ids together)
+/// round-robin in id order.
 pub fn select_cases(
     scenarios_dir: &Path,
     vectors_dir: Option<&Path>,
     filter: Option<&str>,
+    exclude: &[String],
     shard: Option<Shard>,
 ) -> Result<Selection, RunError> {
-    let scenarios = select(scenarios_dir, filter)?;
-    // A filter naming another family (`protocol/*`) selects no vector: don't read them.
-    let vectors = match vectors_dir.filter(|_| filter.is_none_or(may_match_vectors)) {
+    let excluded = exclude_matcher(exclude)?;
+    let mut scenarios = select(scenarios_dir, filter)?;
+    scenarios.retain(|s| !excluded.is_match(&s.id));
+    // A filter naming another family (`protocol/*`), or an exclusion of every vector, selects
+    // no vector: don't read them.
+    let wants_vectors =
+        filter.is_none_or(may_match_vectors) && !exclude.iter().any(|g| excludes_every_vector(g));
+    let vectors = match vectors_dir.filter(|_| wants_vectors) {
         Some(dir) => {
             let matcher = match filter {
                 Some(g) => Some(
@@ -109,9 +118,9 @@ pub fn select_cases(
             vector_ids(dir)?
                 .into_iter()
                 .filter(|id| {
-                    matcher
-                        .as_ref()
-                        .is_none_or(|m| m.is_match(format!("vectors/{id}")))
+                    let case_id = format!("vectors/{id}");
+                    matcher.as_ref().is_none_or(|m| m.is_match(&case_id))
+                        && !excluded.is_match(&case_id)
                 })
                 .collect()
         }
@@ -245,6 +254,7 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         &opts.scenarios_dir,
         opts.vectors_dir.as_deref(),
         opts.filter.as_deref(),
+        &opts.exclude,
         opts.shard,
     )?;
     let (capabilities, client_impl) = {
@@ -361,6 +371,30 @@ fn may_match_vectors(glob: &str) -> bool {
     "vectors/".starts_with(&literal) || literal.starts_with("vectors/")
 }
 
+/// One matcher for every `--exclude` glob (`*` crosses `/`, as in `--filter`).
+pub fn exclude_matcher(globs: &[String]) -> Result<globset::GlobSet, RunError> {
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        set.add(
+            globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| RunError::Scenarios(format!("bad --exclude {g:?}: {e}")))?,
+        );
+    }
+    set.build()
+        .map_err(|e| RunError::Scenarios(format!("bad --exclude: {e}")))
+}
+
+/// Whether an `--exclude` glob matches every vector id (`vectors/*`, `vec*`, `*`): then the
+/// vectors check is not started at all.
+fn excludes_every_vector(glob: &str) -> bool {
+    let literal = glob.trim_end_matches('*');
+    !literal.contains(['*', '?', '[', '{', '\\'])
+        && literal.len() < glob.len()
+        && "vectors/".starts_with(literal)
+}
+
 /// The selected known-answer vectors (ids without the `vectors/` prefix) through the client
 /// adapter, as report cases of family `vectors` (ids `vectors/<file>/<tcId>`), each with its
 /// milliseconds.
@@ -456,7 +490,25 @@ fn rfc3339_utc(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{may_match_vectors, rfc3339_utc};
+    use super::{excludes_every_vector, may_match_vectors, rfc3339_utc};
+
+    #[test]
+    fn excluding_the_whole_vectors_family_is_recognised() {
+        for g in ["vectors/*", "vectors/**", "vectors*", "vec*", "*", "**"] {
+            assert!(excludes_every_vector(g), "{g}");
+        }
+        for g in [
+            "vectors/blob-v1/*",
+            "vectors",
+            "vectors/",
+            "protocol/*",
+            "*/x",
+            "vectors/?*",
+            "{vectors/*,x}",
+        ] {
+            assert!(!excludes_every_vector(g), "{g}");
+        }
+    }
 
     #[test]
     fn start_times_are_rfc3339_utc() {

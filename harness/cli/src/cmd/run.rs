@@ -2,7 +2,9 @@
 //! and a client, with a progress bar, the report in all four formats, and the gate
 //! (baseline, known deviations).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use backproof_report::{Deviation, Outcome, Report, Shard};
@@ -32,13 +34,26 @@ const RENDERINGS: [&str; 3] = ["report.md", "junit.xml", "report.html"];
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Writes the JSON report (--report) and, in the same directory, report.md, junit.xml and report.html; prints their paths.\n\
-Exit codes: 0 every case passed (with --baseline: no regression against it); 1 a case failed or errored (with --baseline: a case that passed there fails or errors now) — failures covered by --deviations never count; 2 the harness could not run (bad flags or files, missing infrastructure).\n\
-Examples:\n  backproof run --filter 'protocol/*'\n  backproof run --server-url http://127.0.0.1:8080 --tokens tokens.toml --report out/report.json\n  backproof run --baseline ci/baseline.json --deviations ci/deviations.toml"
+Exit codes: 0 every case passed (with --baseline: no regression against it); 1 a case failed or errored (with --baseline: a case that passed there fails or errors now) — failures covered by --deviations never count; with --repeat N, 1 also when a case's outcome changed between repetitions, else the verdict of the last repetition; 2 the harness could not run (bad flags or files, missing infrastructure); 130/143 interrupted by SIGINT/SIGTERM, after tearing everything down.\n\
+Cleanup: everything the run starts carries BACKPROOF_RUN_ID and keeps its temporary files in $TMPDIR/backproof-run-<id>/; a watchdog process stops and removes them when the run ends, even when it is killed (docs/STACK.md).\n\
+Examples:\n  backproof run --filter 'protocol/*'\n  backproof run --server-url http://127.0.0.1:8080 --tokens tokens.toml --report out/report.json\n  backproof run --baseline ci/baseline.json --deviations ci/deviations.toml\n  backproof run --server-cmd ./my-server --token-cmd './my-server token {user}' --exclude 'vectors/*'\n  backproof run --filter 'conflict/*' --repeat 5"
 )]
 pub struct Args {
     /// Run only the cases whose id matches this glob, e.g. 'protocol/*' or '*crash*'.
     #[arg(long, value_name = "GLOB")]
     pub filter: Option<String>,
+    /// Leave out the cases whose id matches this glob (repeatable): they are neither run
+    /// nor reported. A server-only gate leaves out the client-only vectors with
+    /// --exclude 'vectors/*'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Run the selection N times, each time on a fresh stack, and list every case whose
+    /// outcome changed between repetitions (also written to flakes.json next to the
+    /// report). Exit 1 if any changed; otherwise the verdict of the last repetition, whose
+    /// report is the one written.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// List the selected cases (id, title) and exit.
     #[arg(long)]
     pub list: bool,
@@ -115,7 +130,8 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub server_args: Vec<String>,
-    /// No progress bar.
+    /// Print only the failures, the summary, the files written and the gate's verdict (no
+    /// progress bar, no `unsupported` lines).
     #[arg(long)]
     pub quiet: bool,
 }
@@ -138,24 +154,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| default_dir("scenarios"));
     if args.list {
-        let list = match args.shard {
-            // The shard deals scenarios and vectors together, so its share of the scenarios
-            // depends on the vectors too.
-            Some(shard) => {
-                let vectors_dir = args.vectors.clone().or_else(|| {
-                    let d = default_dir("vectors");
-                    d.is_dir().then_some(d)
-                });
-                backproof_suite::run::select_cases(
-                    &scenarios_dir,
-                    vectors_dir.as_deref(),
-                    args.filter.as_deref(),
-                    Some(shard),
-                )?
-                .scenarios
-            }
-            None => backproof_suite::run::select(&scenarios_dir, args.filter.as_deref())?,
-        };
+        let vectors_dir = args.vectors.clone().or_else(|| {
+            let d = default_dir("vectors");
+            d.is_dir().then_some(d)
+        });
+        // The shard deals scenarios and vectors together, so its share of the scenarios
+        // depends on the vectors too.
+        let list = backproof_suite::run::select_cases(
+            &scenarios_dir,
+            vectors_dir.as_deref().filter(|_| args.shard.is_some()),
+            args.filter.as_deref(),
+            &args.exclude,
+            args.shard,
+        )?
+        .scenarios;
         for s in &list {
             println!("{}\t{}", s.id, s.title);
         }
@@ -175,6 +187,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .with_context(|| format!("--deviations {}", p.display()))?,
         None => Vec::new(),
     };
+    // Checked now, not after the suite ran.
+    backproof_suite::run::exclude_matcher(&args.exclude)?;
     let outputs = output_paths(&args.report)?;
     let exe = std::env::current_exe()
         .context("cannot find this executable (for `serve` and `adapter`)")?;
@@ -237,6 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         extra_capabilities: extra,
         stack: args.stack,
         filter: args.filter.clone(),
+        exclude: args.exclude.clone(),
         scenarios_dir,
         vectors_dir,
         jobs: args.jobs.unwrap_or_else(backproof_suite::run::default_jobs),
@@ -254,13 +269,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         b
     };
+    // Failures are printed as they happen; on a terminal above the bar, else (CI logs, or
+    // --quiet) as plain lines, which a hidden bar would swallow.
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     let on_event = |e: Event| match e {
-        Event::Started { total } => bar.set_length(total as u64),
+        Event::Started { total } => {
+            bar.set_length(total as u64);
+            bar.set_position(0);
+        }
         Event::CaseStarted { id } => bar.set_message(id),
         Event::CaseDone { case, .. } => {
             bar.inc(1);
             if !case.outcome.is_passing() && case.outcome != Outcome::Unsupported {
-                bar.println(format!(
+                say(format!(
                     "{} {}: expected {}; observed {}; {}",
                     case.outcome.as_str().to_uppercase(),
                     case.id,
@@ -275,21 +302,115 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let mut report = rt.block_on(backproof_suite::run::run(opts, &on_event))?;
+    // Listening from here on: an interrupt ends the current repetition, which tears its
+    // servers and stack down as it is dropped, and then the run.
+    let mut interrupt = rt.block_on(Interrupt::listen())?;
+    let mut history: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    let mut last = None;
+    for repetition in 1..=args.repeat {
+        let result = rt.block_on(async {
+            tokio::select! {
+                report = backproof_suite::run::run(opts.clone(), &on_event) => Ok(report),
+                signal = interrupt.recv() => Err(signal),
+            }
+        });
+        let report = match result {
+            Ok(report) => report?,
+            Err(signal) => {
+                bar.finish_and_clear();
+                // Blocking tasks (adapter starts) may still hold processes: bounded wait.
+                rt.shutdown_timeout(Duration::from_secs(10));
+                eprintln!(
+                    "backproof: interrupted by {}; servers, adapters and the stack are stopped",
+                    signal.name
+                );
+                return Ok(signal.exit_code);
+            }
+        };
+        if args.repeat > 1 {
+            bar.suspend(|| {
+                println!(
+                    "repetition {repetition}/{}: {}",
+                    args.repeat,
+                    summary(&report)
+                )
+            });
+            for c in &report.cases {
+                history
+                    .entry(c.id.clone())
+                    .or_default()
+                    .push(c.outcome.as_str());
+            }
+        }
+        last = Some(report);
+    }
+    let Some(mut report) = last else {
+        bail!("--repeat must be at least 1");
+    };
     bar.finish_and_clear();
     // In the report before anything is written, so every format shows them.
     backproof_report::apply_deviations(&mut report, &deviations);
     write_all(&report, &outputs)?;
 
-    let t = &report.totals;
-    for c in report
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::Unsupported)
-    {
-        eprintln!("unsupported {}: {}", c.id, c.reason);
+    if !args.quiet {
+        for c in report
+            .cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Unsupported)
+        {
+            eprintln!("unsupported {}: {}", c.id, c.reason);
+        }
     }
-    println!(
+    println!("{}", summary(&report));
+    for p in &outputs {
+        println!("wrote {}", p.display());
+    }
+    // The report's own deviations are the ones applied above.
+    let gate = backproof_report::gate(&report, baseline.as_ref(), &[]);
+    if baseline.is_some() || !report.deviations.is_empty() {
+        print!("{}", gate.render_text());
+    }
+    let flaky = flakes(&history, args.repeat);
+    let flakes_path = outputs[0].with_file_name(FLAKES);
+    if args.repeat > 1 {
+        for (id, outcomes) in &flaky {
+            println!("FLAKY {id}: {}", outcomes.join(", "));
+        }
+        println!(
+            "{} case(s) changed outcome over {} repetitions",
+            flaky.len(),
+            args.repeat
+        );
+        let json = serde_json::json!({
+            "repetitions": args.repeat,
+            "flaky": flaky
+                .iter()
+                .map(|(id, outcomes)| serde_json::json!({"id": id, "outcomes": outcomes}))
+                .collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&json).context("rendering flakes.json")? + "\n";
+        std::fs::write(&flakes_path, text)
+            .with_context(|| format!("cannot write {}", flakes_path.display()))?;
+        println!("wrote {}", flakes_path.display());
+    } else if flakes_path.exists() {
+        // From an earlier --repeat run: it would describe a run that is not this one.
+        std::fs::remove_file(&flakes_path)
+            .with_context(|| format!("cannot remove the stale {}", flakes_path.display()))?;
+    }
+    Ok(if gate.passed() && flaky.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// Written next to the report by `--repeat N` (N ≥ 2).
+const FLAKES: &str = "flakes.json";
+
+/// The one-line summary: `N passed, M failed, K unsupported[, E errors] (T ms)`.
+fn summary(report: &Report) -> String {
+    let t = &report.totals;
+    format!(
         "{} passed, {} failed, {} unsupported{} ({} ms{})",
         t.pass + t.pass_acceptable,
         t.fail,
@@ -300,21 +421,58 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             String::new()
         },
         report.timings.wall_ms,
-        family_times(&report),
-    );
-    for p in &outputs {
-        println!("wrote {}", p.display());
+        family_times(report),
+    )
+}
+
+/// The cases whose outcome was not the same in every one of `repetitions` (a case missing
+/// from a repetition counts as `absent` there), with their outcomes in order.
+fn flakes(
+    history: &BTreeMap<String, Vec<&'static str>>,
+    repetitions: u32,
+) -> Vec<(String, Vec<&'static str>)> {
+    history
+        .iter()
+        .filter_map(|(id, seen)| {
+            let mut outcomes = seen.clone();
+            outcomes.resize(repetitions as usize, "absent");
+            let changed = outcomes.iter().any(|o| *o != outcomes[0]);
+            changed.then(|| (id.clone(), outcomes))
+        })
+        .collect()
+}
+
+/// SIGINT, SIGTERM or SIGHUP while the suite runs.
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// Which signal ended the run, and the exit code that says so (128 + its number).
+struct Interrupted {
+    name: &'static str,
+    exit_code: u8,
+}
+
+impl Interrupt {
+    async fn listen() -> anyhow::Result<Interrupt> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            hup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+        })
     }
-    // The report's own deviations are the ones applied above.
-    let gate = backproof_report::gate(&report, baseline.as_ref(), &[]);
-    if baseline.is_some() || !report.deviations.is_empty() {
-        print!("{}", gate.render_text());
+
+    async fn recv(&mut self) -> Interrupted {
+        let (name, exit_code) = tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+            _ = self.hup.recv() => ("SIGHUP", 129),
+        };
+        Interrupted { name, exit_code }
     }
-    Ok(if gate.passed() {
-        exit::OK
-    } else {
-        exit::FAILED
-    })
 }
 
 /// `; conflict 40.1s · protocol 12.3s …`: time spent in each family's cases (summed, so with

@@ -29,6 +29,13 @@ enum Sub {
     },
 }
 
+impl Args {
+    /// Whether this invocation starts a throwaway stack (no subcommand, no storage given).
+    pub fn starts_stack(&self) -> bool {
+        self.command.is_none() && self.database_url.is_none() && self.s3_endpoint.is_none()
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if let Some(Sub::Token { user, auth_secret }) = &args.command {
         if !backproof_server::valid_user(user) {
