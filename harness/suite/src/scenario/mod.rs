@@ -108,7 +108,7 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
     if !s.server_env.is_empty() || s.auto_restart {
         r.insert(Capability::ServerRestart);
     }
-    if s.server_env.contains_key("FAILPOINTS") {
+    if s.server_env.contains_key("BACKPROOF_FAILPOINTS") {
         r.insert(Capability::Failpoints);
     }
     if !s.actors.is_empty() {

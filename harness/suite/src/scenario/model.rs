@@ -83,7 +83,7 @@ pub struct Scenario {
     /// Extra flags for the reference server (a deliberately broken build in tests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_args: Vec<String>,
-    /// Environment for the server's first start only (e.g. `FAILPOINTS`); restarts run
+    /// Environment for the server's first start only (e.g. `BACKPROOF_FAILPOINTS`); restarts run
     /// without it, as a real process would after a crash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub server_env: BTreeMap<String, String>,
