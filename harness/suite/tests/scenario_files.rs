@@ -164,7 +164,7 @@ fn misspelt_values_name_the_file_the_line_and_the_allowed_values() {
         ),
         (
             "[[steps]]\ndo = \"explode\"\n",
-            4,
+            5,
             &["explode", "backup", "open-stored"],
         ),
     ];

@@ -419,8 +419,7 @@ pub(crate) async fn stress(
                         ));
                     }
                     let restored: RestoreResult = r.parse("restore")?;
-                    let mut cs = contacts_of(&restored.payload.0)
-                        .map_err(|e| Verdict::fail("a payload", "garbage", e))?;
+                    let mut cs = contacts_of(&restored.payload.0)?;
                     cs.push(contact.clone());
                     let payload = backproof_format::payload::encode(&build_payload(&user, &cs));
                     let t = now();
@@ -487,8 +486,7 @@ pub(crate) async fn stress(
     }
     let fin = world.call(first, Request::Restore { secret }).await?;
     let fin: RestoreResult = fin.parse("final restore")?;
-    let final_contacts =
-        contacts_of(&fin.payload.0).map_err(|e| Verdict::fail("a final payload", "garbage", e))?;
+    let final_contacts = contacts_of(&fin.payload.0)?;
     let h = History {
         ops: ops.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         final_contacts: Some(final_contacts),

@@ -32,9 +32,12 @@ pub(crate) fn build_payload(identity: &str, contacts: &[String]) -> BackupPayloa
     }
 }
 
-/// The sorted contact uuids of a serialized payload.
-pub(crate) fn contacts_of(payload_bytes: &[u8]) -> Result<Vec<String>, String> {
-    let p = payload::decode(payload_bytes).map_err(|e| format!("payload does not decode: {e}"))?;
+/// The sorted contact uuids of a serialized payload; one that does not decode is a failure
+/// of the target.
+pub(crate) fn contacts_of(payload_bytes: &[u8]) -> Result<Vec<String>, Verdict> {
+    let p = payload::decode(payload_bytes).map_err(|e| {
+        Verdict::fail("a payload", "garbage", format!("payload does not decode: {e}"))
+    })?;
     let mut c: Vec<String> = p.contacts.into_iter().map(|c| c.uuid).collect();
     c.sort();
     Ok(c)
@@ -69,7 +72,7 @@ fn check_contacts(
     prefix: &str,
     reason: &str,
 ) -> Result<(), Verdict> {
-    let got = contacts_of(payload).map_err(|e| Verdict::fail("a payload", "garbage", e))?;
+    let got = contacts_of(payload)?;
     let mut want = want.to_vec();
     want.sort();
     if got != want {
