@@ -79,7 +79,7 @@ fn quiet_prints_the_summary_and_failures_only() {
         .arg("run")
         .arg("--report")
         .arg(dir.path().join("report.json"))
-        .args(&args)
+        .args(args)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
