@@ -21,8 +21,8 @@ impl KdfParams {
     /// The cheapest parameters the default policy accepts (OWASP's Argon2id floor); vectors
     /// use it so that a whole file checks in seconds.
     pub const FLOOR: KdfParams = KdfParams {
-        m_cost: 7168,
-        t_cost: 5,
+        m_cost: OWASP_FLOOR_M_COST,
+        t_cost: OWASP_FLOOR_T_COST,
         p_cost: 1,
     };
     /// RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes).
@@ -46,16 +46,30 @@ pub struct Policy {
     pub min_m_times_t: u64,
 }
 
+/// OWASP's cheapest Argon2id configuration is 7 MiB of memory with 5 passes; its other
+/// configurations trade memory for passes at no less total work. The default policy takes
+/// the memory as its lower bound and the product as its work floor, so the policy floor
+/// [`KdfParams::FLOOR`] sits exactly on both bounds.
+const OWASP_FLOOR_M_COST: u32 = 7 * 1024;
+const OWASP_FLOOR_T_COST: u32 = 5;
+/// m·t of the OWASP floor: 5 passes × 7168 KiB = 35 840.
+const OWASP_FLOOR_WORK: u64 = OWASP_FLOOR_M_COST as u64 * OWASP_FLOOR_T_COST as u64;
+/// 1 GiB in KiB: more than a phone can spare, so a hostile header cannot ask for it.
+const MAX_M_COST: u32 = 1024 * 1024;
+/// Passes and lanes beyond this only slow a reader down; no tuned device needs them.
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            min_m_cost: 7168,
-            max_m_cost: 1_048_576,
+            min_m_cost: OWASP_FLOOR_M_COST,
+            max_m_cost: MAX_M_COST,
             min_t_cost: 1,
-            max_t_cost: 16,
+            max_t_cost: MAX_T_COST,
             min_p_cost: 1,
-            max_p_cost: 16,
-            min_m_times_t: 35_840,
+            max_p_cost: MAX_P_COST,
+            min_m_times_t: OWASP_FLOOR_WORK,
         }
     }
 }
@@ -175,7 +189,7 @@ mod tests {
 
     #[test]
     fn rfc9106_argon2id_vector() {
-        // RFC 9106 section 5.3 (value also recorded in BRIEF §11).
+        // RFC 9106 section 5.3.
         let params = KdfParams {
             m_cost: 32,
             t_cost: 3,
@@ -199,6 +213,45 @@ mod tests {
         assert_eq!(*a, *b);
         let c = derive_ikm("cafe au lait, s'il vous plait", &salt, &KdfParams::FLOOR).unwrap();
         assert_ne!(*a, *c);
+    }
+
+    #[test]
+    fn default_policy_is_the_documented_owasp_floor() {
+        // The values docs/FORMAT.md states, written out here rather than taken from the
+        // constants, so that a change to a constant shows up as a failing test.
+        let policy = Policy::default();
+        assert_eq!((policy.min_m_cost, policy.max_m_cost), (7168, 1_048_576));
+        assert_eq!((policy.min_t_cost, policy.max_t_cost), (1, 16));
+        assert_eq!((policy.min_p_cost, policy.max_p_cost), (1, 16));
+        assert_eq!(policy.min_m_times_t, 35_840);
+        // The work floor is the floor point's own work: 5 passes over the minimum memory.
+        let floor = KdfParams::FLOOR;
+        assert_eq!(floor.m_cost, policy.min_m_cost);
+        assert_eq!(
+            u64::from(floor.m_cost) * u64::from(floor.t_cost),
+            policy.min_m_times_t
+        );
+    }
+
+    #[test]
+    fn the_work_floor_trades_passes_for_memory() {
+        let policy = Policy::default();
+        let params = |m_cost, t_cost| KdfParams {
+            m_cost,
+            t_cost,
+            p_cost: 1,
+        };
+        // 35 840 / 4 = 8960 KiB: four passes need more memory than five, and exactly that.
+        assert!(policy.check(&params(8960, 4)).is_ok());
+        let err = policy.check(&params(8959, 4)).unwrap_err();
+        assert!(err.to_string().contains("m_cost * t_cost"), "{err}");
+        // One pass needs 35 840 KiB.
+        assert!(policy.check(&params(35_840, 1)).is_ok());
+        let err = policy.check(&params(35_839, 1)).unwrap_err();
+        assert!(err.to_string().contains("m_cost * t_cost"), "{err}");
+        // More passes never buy memory below the m_cost bound.
+        let err = policy.check(&params(7167, 16)).unwrap_err();
+        assert!(err.to_string().contains("m_cost must be"), "{err}");
     }
 
     #[test]
