@@ -30,6 +30,8 @@ try:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import byok_json_v1
 except ImportError as exc:  # pragma: no cover - environment problem, not a vector problem
     sys.stderr.write(
         f"crosscheck: missing dependency ({exc}); run "
@@ -617,6 +619,8 @@ CHECKERS: dict[str, Callable[[dict], "str | None"]] = {
     "aes-256-gcm.json": check_aes_gcm,
     "blob-v1.json": check_blob,
     "smart-recovery.json": check_recovery,
+    # Profile folders (vectors/<profile>/*.json); each profile's checker is its own module.
+    "byok-json-v1.json": byok_json_v1.check_vector,
 }
 
 
@@ -673,7 +677,10 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     vdir = Path(args.vectors)
-    files = sorted(p for p in vdir.glob("*.json") if args.filter in p.name)
+    # v1's files sit at the top; every other profile has a folder (vectors/<profile>/),
+    # and schema/ holds JSON Schemas, not vectors.
+    candidates = list(vdir.glob("*.json")) + [p for p in vdir.glob("*/*.json") if p.parent.name != "schema"]
+    files = sorted((p for p in candidates if args.filter in p.name), key=lambda p: p.relative_to(vdir).as_posix())
     if not files:
         print(f"crosscheck: no vector files (*.json) in {vdir}", file=sys.stderr)
         print("0 passed, 0 failed")

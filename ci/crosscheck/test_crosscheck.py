@@ -220,6 +220,111 @@ def seal_checks_length_then_policy() -> None:
             expect(e.cls == want, f"{pw!r} {kdf}: {e.cls}")
 
 
+# ---------------------------------------------------------------- byok-json-v1
+
+import byok_json_v1 as byok  # noqa: E402
+
+REPO_BYOK = Path(__file__).resolve().parent.parent.parent / "vectors" / "byok-json-v1" / "byok-json-v1.json"
+BYOK_T = "2026-03-14T09:26:53.589Z"
+
+
+def byok_doc() -> dict:
+    """A one-vector byok file: a pinned PBKDF2 seal (salt and nonce fixed)."""
+    kdf = {"algorithm": "pbkdf2", "iterations": 100000}
+    salt, nonce = bytes(range(16)), bytes(12)
+    value = byok.seal_value("correct horse battery staple", b"{}", kdf, salt, nonce, BYOK_T, BYOK_T)
+    blob = json.dumps(value, separators=(",", ":")).encode()
+    return doc("BACKPROOF-BYOK-JSON-V1", [{
+        "secret": {"passphrase": "correct horse battery staple"}, "blob": blob.hex(), "plaintext": b"{}".hex(),
+        "kdf": kdf, "salt": salt.hex(), "nonce": nonce.hex(), "created_at": BYOK_T, "updated_at": BYOK_T,
+    }])
+
+
+def byok_run(mutate: Callable[[dict], None] | None = None) -> tuple[int, str]:
+    d = byok_doc()
+    if mutate:
+        mutate(d["testGroups"][0]["tests"][0])
+    return run_on({"byok-json-v1.json": d})
+
+
+@test
+def byok_pbkdf2_sha512_is_the_published_answer() -> None:
+    # PBKDF2-HMAC-SHA512("password", "salt", 1), first 32 bytes: a published answer, used
+    # directly as the AES key (no HKDF step).
+    key = byok.derive("password", {"algorithm": "pbkdf2", "iterations": 1}, b"salt")
+    expect(key.hex() == "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252", key.hex())
+
+
+@test
+def a_tampered_byok_vector_is_caught() -> None:
+    code, out = byok_run()
+    expect(code == 0 and "1 passed, 0 failed" in out, out)
+    for name, mutate in (
+        ("plaintext", lambda t: t.update(plaintext="7b7d7b7d")),
+        ("result", lambda t: t.update(result="wrong_key")),
+        ("nonce", lambda t: t.update(nonce="01" * 12)),  # the pinned re-seal differs
+        ("created_at", lambda t: t.update(created_at="2026-03-14T09:26:54.589Z")),
+        ("passphrase", lambda t: t.update(secret={"passphrase": "correct horse battery staple "})),
+        ("blob", lambda t: t.update(blob=t["blob"].replace(b"100000".hex(), b"100001".hex()))),
+    ):
+        code, out = byok_run(mutate)
+        expect(code == 1 and "0 passed, 1 failed" in out, f"{name} tampered but: {out}")
+
+
+@test
+def the_committed_byok_file_is_checked_and_a_flipped_result_fails() -> None:
+    if not REPO_BYOK.exists():
+        raise AssertionError(f"{REPO_BYOK} is missing")
+    d = json.loads(REPO_BYOK.read_text(encoding="utf-8"))
+    code, out = run_on({"byok-json-v1.json": d})
+    n = d["numberOfTests"]
+    expect(code == 0 and f"{n} passed, 0 failed" in out, out)
+    # A malformed vector claimed to open, and a wrong_key vector claimed to be corrupted.
+    tests = [t for g in d["testGroups"] for t in g["tests"]]
+    first_malformed = next(t for t in tests if t["result"] == "malformed")
+    first_malformed["result"] = "ok"
+    first_malformed["plaintext"] = ""
+    next(t for t in tests if t["result"] == "wrong_key")["result"] = "corrupted"
+    code, out = run_on({"byok-json-v1.json": d})
+    expect(code == 1 and f"{n - 2} passed, 2 failed" in out, out)
+
+
+@test
+def byok_open_order() -> None:
+    d = byok_doc()["testGroups"][0]["tests"][0]
+    good = json.loads(bytes.fromhex(d["blob"]))
+    pw = "correct horse battery staple"
+
+    def cls(edit: Callable[[dict], None], passphrase: str = pw) -> str:
+        v = copy.deepcopy(good)
+        edit(v)
+        try:
+            byok.open_blob(passphrase, json.dumps(v).encode())
+            return "ok"
+        except byok.ByokError as e:
+            return e.cls
+
+    expect(cls(lambda v: None) == "ok", "baseline")
+    expect(cls(lambda v: v.update(version=2) or v.pop("created_at")) == "malformed", "fields before version")
+    expect(cls(lambda v: v.update(version=True)) == "malformed", "a bool is not an integer")
+    expect(cls(lambda v: v.update(version=2) or v["kdf"].update(algorithm="scrypt")) == "unsupported_version", "version before algorithm")
+    expect(cls(lambda v: v["kdf"].update(algorithm="scrypt") or v["kdf"].pop("iterations")) == "unsupported_kdf", "algorithm before its members")
+    expect(cls(lambda v: v["kdf"].update(iterations=1, salt="***")) == "kdf_params_rejected", "bounds before salt encoding")
+    expect(cls(lambda v: v["kdf"].update(salt="***")) == "corrupted", "salt encoding")
+    expect(cls(lambda v: v["kdf"].update(salt="AAAA")) == "kdf_params_rejected", "salt length")
+    expect(cls(lambda v: v["kdf"].update(salt=v["kdf"]["salt"].rstrip("="))) == "corrupted", "padding")
+    expect(cls(lambda v: v.update(encrypted_data="AAAA")) == "corrupted", "too short")
+    expect(cls(lambda v: v.update(created_at="2026-02-29T00:00:00Z")) == "malformed", "not a leap year")
+    expect(cls(lambda v: v.update(extra=[1])) == "ok", "extra members")
+    expect(cls(lambda v: None, pw + " ") == "wrong_key", "no trimming")
+    for raw in (b"\xef\xbb\xbf{}", b'{"version": NaN}', b'{"x": "\\ud800"}', b'{"x": 1e400}'):
+        try:
+            byok.parse_json(raw)
+            raise AssertionError(f"{raw!r} parsed")
+        except byok.ByokError as e:
+            expect(e.cls == "malformed", f"{raw!r}: {e.cls}")
+
+
 def main() -> int:
     passed = failed = 0
     for name, fn in TESTS:

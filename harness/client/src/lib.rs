@@ -8,6 +8,9 @@
 //!   `backproof adapter`, and [`adapter::AdapterProcess`], the driver the suite uses to talk
 //!   to any client through its adapter.
 //!
+//! - [`object_store`]: profile `byok-json-v1`'s client, which writes S3 objects itself
+//!   (docs/profiles/byok-json-v1.md).
+//!
 //! The format layer (`backproof-format`) is pure; this crate supplies what it does not do:
 //! I/O, randomness (salt, nonce, jitter) and time.
 
@@ -15,6 +18,7 @@ pub mod adapter;
 mod client;
 mod error;
 mod http;
+pub mod object_store;
 mod retry;
 mod state;
 

@@ -11,6 +11,7 @@ mod error;
 mod kdf;
 pub mod payload;
 pub mod primitives;
+pub mod profiles;
 
 pub use blob::{
     DIGEST_LEN, FIXED_PREFIX_LEN, Field, Header, KDF_ARGON2ID, KDF_RAW, KEY_CHECK_LEN, MAGIC,

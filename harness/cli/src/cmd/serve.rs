@@ -32,7 +32,9 @@ enum Sub {
 impl Args {
     /// Whether this invocation starts a throwaway stack (no subcommand, no storage given).
     pub fn starts_stack(&self) -> bool {
-        self.command.is_none() && self.database_url.is_none() && self.s3_endpoint.is_none()
+        self.command.is_none()
+            && self.server.database_url.is_none()
+            && self.server.s3_endpoint.is_none()
     }
 }
 

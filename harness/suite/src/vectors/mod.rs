@@ -2,6 +2,7 @@
 //! files, and the checker that runs them against any [`Implementation`].
 
 mod adapter;
+pub mod byok_json_v1;
 mod check;
 mod generate;
 mod json;

@@ -1,0 +1,507 @@
+//! The `object-store` store of profile `byok-json-v1` (docs/profiles/byok-json-v1.md §6):
+//! the client writes S3 objects itself, with plain PUTs and no precondition, and rotates a
+//! passphrase through a temporary object in the design's order.
+
+use std::fmt;
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use backproof_format::ErrorClass;
+use backproof_format::profiles::byok_json_v1::{self as byok, Kdf, SealParams};
+use zeroize::Zeroizing;
+
+/// Where the backup objects live, and the credentials to write them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// `http(s)://host:port`, addressed path-style.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Put verbatim in front of `users/…`; empty by default.
+    pub prefix: String,
+    /// The design's authenticated user id.
+    pub user: String,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Credentials never reach logs.
+        f.debug_struct("StoreConfig")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &"<redacted>")
+            .field("secret_key", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// Everything an object-store operation can fail with; each maps onto one class.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The blob or the inputs were refused by the codec.
+    #[error(transparent)]
+    Codec(#[from] byok::Error),
+    #[error("no backup at {key}; if a passphrase rotation was interrupted, run recover")]
+    NotFound { key: String },
+    #[error(
+        "the rotated backup at {key} does not open with the new passphrase ({source}); it was deleted and the original backup left in place"
+    )]
+    VerificationFailed { key: String, source: byok::Error },
+    #[error("none of the {} candidates opens the backup or its temporary copy (tried, in order: {})", tried.len(), tried.join(", "))]
+    NoCandidateMatched { tried: Vec<String> },
+    #[error(
+        "the object store refused the credentials ({op} {key}: HTTP {status}); check the access key and the bucket policy"
+    )]
+    Unauthorized {
+        op: &'static str,
+        key: String,
+        status: u16,
+    },
+    #[error("the object store failed ({op} {key}: {detail}); try again later")]
+    Server {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
+    #[error(
+        "could not reach the object store ({op} {key}: {detail}); check the endpoint and the network"
+    )]
+    Network {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
+    #[error("invalid store {what}: {detail}")]
+    InvalidConfig { what: &'static str, detail: String },
+    #[error("the OS random source failed: {0}")]
+    Random(String),
+}
+
+impl StoreError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Codec(e) => e.class(),
+            StoreError::NotFound { .. } => ErrorClass::NotFound,
+            StoreError::VerificationFailed { .. } => ErrorClass::Corrupted,
+            StoreError::NoCandidateMatched { .. } => ErrorClass::WrongKey,
+            StoreError::Unauthorized { .. } => ErrorClass::Unauthorized,
+            StoreError::Server { .. } => ErrorClass::ServerError,
+            StoreError::Network { .. } | StoreError::Random(_) => ErrorClass::Network,
+            StoreError::InvalidConfig { .. } => ErrorClass::Malformed,
+        }
+    }
+}
+
+/// A restored backup.
+pub struct StoredBackup {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl fmt::Debug for StoredBackup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredBackup")
+            .field(
+                "plaintext",
+                &format_args!("<{} bytes>", self.plaintext.len()),
+            )
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// Which object a recovery opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Final,
+    Temp,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Final => "final",
+            Source::Temp => "temp",
+        }
+    }
+}
+
+/// The result of `recover`.
+#[derive(Debug)]
+pub struct RecoveredBackup {
+    /// The id of the first candidate that opened it.
+    pub matched: String,
+    pub source: Source,
+    pub backup: StoredBackup,
+}
+
+/// The rotation's steps, in the design's order (docs/profiles/byok-json-v1.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RotateStep {
+    OpenWithOld,
+    UploadTemp,
+    VerifyTemp,
+    DeleteFinal,
+    UploadFinal,
+    DeleteTemp,
+}
+
+/// A BYOK JSON client writing one user's objects.
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    final_key: String,
+    temp_key: String,
+}
+
+impl ObjectStore {
+    pub fn new(config: &StoreConfig) -> Result<ObjectStore, StoreError> {
+        let invalid = |what, detail: &str| StoreError::InvalidConfig {
+            what,
+            detail: detail.to_owned(),
+        };
+        if !(config.endpoint.starts_with("http://") || config.endpoint.starts_with("https://")) {
+            return Err(invalid(
+                "endpoint",
+                "expected http://host:port or https://host:port",
+            ));
+        }
+        for (what, value) in [
+            ("bucket", &config.bucket),
+            ("region", &config.region),
+            ("access_key", &config.access_key),
+            ("secret_key", &config.secret_key),
+            ("user", &config.user),
+        ] {
+            if value.is_empty() {
+                return Err(invalid(what, "must not be empty"));
+            }
+        }
+        if config.user.contains('/') {
+            return Err(invalid("user", "must not contain '/'"));
+        }
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            &config.access_key,
+            &config.secret_key,
+            None,
+            None,
+            "backproof-object-store",
+        );
+        let s3_config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(config.endpoint.trim_end_matches('/'))
+            .force_path_style(true)
+            .credentials_provider(credentials)
+            .region(aws_sdk_s3::config::Region::new(config.region.clone()))
+            .build();
+        let base = format!("{}users/{}/", config.prefix, config.user);
+        Ok(ObjectStore {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            bucket: config.bucket.clone(),
+            final_key: format!("{base}api_key_backup.json"),
+            temp_key: format!("{base}api_key_backup_temp.json"),
+        })
+    }
+
+    pub fn final_key(&self) -> &str {
+        &self.final_key
+    }
+
+    pub fn temp_key(&self) -> &str {
+        &self.temp_key
+    }
+
+    /// Seal `plaintext` and PUT it to the final path, keeping the stored backup's
+    /// `created_at` when there is one (and refusing to replace a backup this passphrase
+    /// does not open).
+    pub async fn backup(
+        &self,
+        passphrase: &str,
+        plaintext: &[u8],
+        kdf: &Kdf,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let created_at = match self.get(&self.final_key).await? {
+            Some(blob) => byok::open(passphrase, &blob)?.envelope.created_at,
+            None => now.to_owned(),
+        };
+        let blob = seal_fresh(passphrase, plaintext, kdf, &created_at, now)?;
+        self.put(&self.final_key, blob).await
+    }
+
+    /// GET and open the final object; no final object is `not_found`, whatever the
+    /// temporary path holds.
+    pub async fn restore(&self, passphrase: &str) -> Result<StoredBackup, StoreError> {
+        let blob = self.get_required(&self.final_key).await?;
+        Ok(stored(byok::open(passphrase, &blob)?))
+    }
+
+    /// Delete the final object (and a leftover temporary one).
+    pub async fn delete(&self) -> Result<(), StoreError> {
+        if !self.exists(&self.final_key).await? {
+            return Err(StoreError::NotFound {
+                key: self.final_key.clone(),
+            });
+        }
+        self.delete_key(&self.final_key).await?;
+        self.delete_key(&self.temp_key).await
+    }
+
+    /// Re-encrypt from `old` to `new` through the temporary object.
+    pub async fn rotate(
+        &self,
+        old: &str,
+        new: &str,
+        kdf: &Kdf,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.rotate_until(old, new, kdf, now, None).await
+    }
+
+    /// [`ObjectStore::rotate`], stopping silently after `stop_after`: how the tests leave
+    /// the store exactly as a crash at that point would.
+    pub async fn rotate_until(
+        &self,
+        old: &str,
+        new: &str,
+        kdf: &Kdf,
+        now: &str,
+        stop_after: Option<RotateStep>,
+    ) -> Result<(), StoreError> {
+        let stop = |step| stop_after == Some(step);
+        let blob = self.get_required(&self.final_key).await?;
+        let opened = byok::open(old, &blob)?;
+        if stop(RotateStep::OpenWithOld) {
+            return Ok(());
+        }
+        let rotated = seal_fresh(
+            new,
+            &opened.plaintext,
+            kdf,
+            &opened.envelope.created_at,
+            now,
+        )?;
+        self.put(&self.temp_key, rotated.clone()).await?;
+        if stop(RotateStep::UploadTemp) {
+            return Ok(());
+        }
+        let verified = match self.get(&self.temp_key).await? {
+            Some(read_back) => byok::open(new, &read_back).map(|_| ()),
+            None => Err(byok::Error::Corrupted(
+                "the temporary object vanished after upload".to_owned(),
+            )),
+        };
+        if let Err(source) = verified {
+            self.delete_key(&self.temp_key).await?;
+            return Err(StoreError::VerificationFailed {
+                key: self.temp_key.clone(),
+                source,
+            });
+        }
+        if stop(RotateStep::VerifyTemp) {
+            return Ok(());
+        }
+        self.delete_key(&self.final_key).await?;
+        if stop(RotateStep::DeleteFinal) {
+            return Ok(());
+        }
+        self.put(&self.final_key, rotated).await?;
+        if stop(RotateStep::UploadFinal) {
+            return Ok(());
+        }
+        self.delete_key(&self.temp_key).await
+    }
+
+    /// Try each candidate in order on the final object, then on the temporary object.
+    /// After a match on the temporary object while no final object exists (a rotation cut
+    /// between "delete final" and "upload final"), finish that rotation: write the
+    /// temporary object to the final path and delete it.
+    pub async fn recover(
+        &self,
+        candidates: &[(String, Zeroizing<String>)],
+    ) -> Result<RecoveredBackup, StoreError> {
+        let final_blob = self.get(&self.final_key).await?;
+        let temp_blob = self.get(&self.temp_key).await?;
+        if final_blob.is_none() && temp_blob.is_none() {
+            return Err(StoreError::NotFound {
+                key: self.final_key.clone(),
+            });
+        }
+        let mut tried = Vec::new();
+        for (source, blob) in [(Source::Final, &final_blob), (Source::Temp, &temp_blob)] {
+            let Some(blob) = blob else { continue };
+            for (id, passphrase) in candidates {
+                if !tried.contains(id) {
+                    tried.push(id.clone());
+                }
+                match byok::open(passphrase, blob) {
+                    Ok(opened) => {
+                        if source == Source::Temp && final_blob.is_none() {
+                            self.put(&self.final_key, blob.clone()).await?;
+                            self.delete_key(&self.temp_key).await?;
+                        }
+                        return Ok(RecoveredBackup {
+                            matched: id.clone(),
+                            source,
+                            backup: stored(opened),
+                        });
+                    }
+                    // No key check: a tag failure may be either; try the next candidate.
+                    Err(byok::Error::WrongKey) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        Err(StoreError::NoCandidateMatched { tried })
+    }
+
+    async fn get_required(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.get(key).await?.ok_or_else(|| StoreError::NotFound {
+            key: key.to_owned(),
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let body = out.body.collect().await.map_err(|e| StoreError::Network {
+                    op: "GET",
+                    key: key.to_owned(),
+                    detail: e.to_string(),
+                })?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(sdk_error("GET", key, e)),
+        }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) => Err(sdk_error("HEAD", key, e)),
+        }
+    }
+
+    async fn put(&self, key: &str, blob: Vec<u8>) -> Result<(), StoreError> {
+        // A plain PUT: the design's putString has no precondition (advisory
+        // last-writer-wins).
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(blob))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("PUT", key, e))
+    }
+
+    async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
+        self.s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DELETE", key, e))
+    }
+}
+
+fn stored(opened: byok::Opened) -> StoredBackup {
+    StoredBackup {
+        plaintext: opened.plaintext,
+        created_at: opened.envelope.created_at,
+        updated_at: opened.envelope.updated_at,
+    }
+}
+
+/// Seal with a fresh salt (16 bytes, the design's length) and nonce.
+fn seal_fresh(
+    passphrase: &str,
+    plaintext: &[u8],
+    kdf: &Kdf,
+    created_at: &str,
+    updated_at: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; byok::NONCE_LEN];
+    getrandom::fill(&mut salt).map_err(|e| StoreError::Random(e.to_string()))?;
+    getrandom::fill(&mut nonce).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(byok::seal(
+        passphrase,
+        plaintext,
+        &SealParams {
+            kdf: *kdf,
+            salt: &salt,
+            nonce,
+            created_at,
+            updated_at,
+        },
+    )?)
+}
+
+/// The current time as the design writes it: UTC, milliseconds, `Z`.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
+
+fn status<E>(e: &SdkError<E, HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+fn sdk_error<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    key: &str,
+    e: SdkError<E, HttpResponse>,
+) -> StoreError {
+    let key = key.to_owned();
+    match status(&e) {
+        Some(code @ (401 | 403)) => StoreError::Unauthorized {
+            op,
+            key,
+            status: code,
+        },
+        Some(code) => StoreError::Server {
+            op,
+            key,
+            detail: format!(
+                "HTTP {code}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ),
+        },
+        None => StoreError::Network {
+            op,
+            key,
+            detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+        },
+    }
+}
