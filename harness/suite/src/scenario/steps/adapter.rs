@@ -36,7 +36,11 @@ pub(crate) fn build_payload(identity: &str, contacts: &[String]) -> BackupPayloa
 /// of the target.
 pub(crate) fn contacts_of(payload_bytes: &[u8]) -> Result<Vec<String>, Verdict> {
     let p = payload::decode(payload_bytes).map_err(|e| {
-        Verdict::fail("a payload", "garbage", format!("payload does not decode: {e}"))
+        Verdict::fail(
+            "a payload",
+            "garbage",
+            format!("payload does not decode: {e}"),
+        )
     })?;
     let mut c: Vec<String> = p.contacts.into_iter().map(|c| c.uuid).collect();
     c.sort();
