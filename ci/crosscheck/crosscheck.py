@@ -47,7 +47,7 @@ ERROR_CLASSES = frozenset(
 
 
 class ClassError(Exception):
-    """An outcome in the closed list of error classes (BRIEF §3)."""
+    """An outcome in the closed list of error classes (docs/FORMAT.md)."""
 
     def __init__(self, cls: str, message: str) -> None:
         assert cls in ERROR_CLASSES, cls

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod guard;
 
-/// Exit codes shared by every subcommand (BRIEF §1).
+/// Exit codes shared by every subcommand (README.md, "Exit codes").
 pub mod exit {
     /// Every case passed, or matched the baseline.
     pub const OK: u8 = 0;

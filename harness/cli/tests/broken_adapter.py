@@ -6,7 +6,7 @@ usage: broken_adapter.py MODE INNER_CMD... [--state-dir DIR]
 
 MODE:
   blind-overwrite   backup deletes the stored backup first (never merges): lost updates
-  vague-wrong-key   reports wrong_key as wrong_key_or_corrupted (the seeds' behaviour)
+  vague-wrong-key   reports wrong_key as wrong_key_or_corrupted (what designs without a key check report)
   garbage-on-corrupt  answers a damaged blob with an empty payload instead of an error
   first-candidate   recover names the first candidate whatever matched
 """

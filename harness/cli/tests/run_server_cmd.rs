@@ -1,5 +1,5 @@
 //! `backproof run --server-cmd CMD --token-cmd CMD`: a server under test that backproof
-//! starts itself, with the stack in its environment (BRIEF §6). The reference started this
+//! starts itself, with the stack in its environment (docs/GATE.md). The reference started this
 //! way passes every server case it can be given; the reference with a deliberate fault
 //! fails exactly the cases that fault breaks. Both go through the same path an outside
 //! server takes: `sh -c CMD` with `PORT` and `BACKPROOF_*` in the environment, tokens from

@@ -224,7 +224,7 @@ impl Client {
 
     /// Uploads `payload`: replaces the version this client last saw acknowledged, or creates
     /// the first one. On 409 it fetches the stored blob, opens it with `secret`, merges with
-    /// `payload` as the merging side (BRIEF §3) and retries, at most
+    /// `payload` as the merging side (docs/FORMAT.md) and retries, at most
     /// `max_conflict_attempts` uploads. A stored blob that does not open with `secret` ends
     /// the operation with that error and nothing uploaded.
     pub async fn backup(

@@ -1,5 +1,5 @@
 //! The client's typed errors. Every error maps onto one class of the closed list of
-//! BRIEF §3, so the CLI, the adapter and the suite speak the same vocabulary.
+//! docs/FORMAT.md, so the CLI, the adapter and the suite speak the same vocabulary.
 
 use std::path::PathBuf;
 
@@ -84,7 +84,7 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The error class of BRIEF §3 this error reports as.
+    /// The error class of docs/FORMAT.md this error reports as.
     ///
     /// The closed list has no class for local environment failures; a broken state
     /// directory or random source reports as `network` ("the operation could not be carried

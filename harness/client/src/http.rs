@@ -10,7 +10,7 @@ use crate::client::Server;
 use crate::error::ClientError;
 use crate::retry::RetryPolicy;
 
-/// The smallest body the server accepts (BRIEF §4): a 400 for a shorter body is `too_small`.
+/// The smallest body the server accepts (docs/API.md): a 400 for a shorter body is `too_small`.
 const MIN_BODY: usize = 32;
 
 /// What a successful POST told us.

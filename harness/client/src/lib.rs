@@ -2,7 +2,7 @@
 //! backproof's reference client and the JSON Lines adapter protocol.
 //!
 //! - [`Client`]: backup / restore / rotate / recover / delete against a server speaking the
-//!   API of BRIEF §4 (docs/API.md), with retries, the 409 merge loop and a crash-surviving
+//!   API of docs/API.md, with retries, the 409 merge loop and a crash-surviving
 //!   state directory (docs/CLIENT.md).
 //! - [`adapter`]: the protocol types of docs/ADAPTER.md, the serving loop behind
 //!   `backproof adapter`, and [`adapter::AdapterProcess`], the driver the suite uses to talk

@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-//! Fault-injecting HTTP proxies (BRIEF §6).
+//! Fault-injecting HTTP proxies (docs/SCENARIOS.md, "fault" steps).
 //!
 //! The harness puts a [`FaultProxy`] between the client under test and the server, and
 //! another between the server and S3 (the server's S3 endpoint *is* the proxy). Each

@@ -275,7 +275,7 @@ pub fn gate(report: &Report, baseline: Option<&Report>, deviations: &[Deviation]
 }
 
 impl Gate {
-    /// 1 when a case blocks, else 0 (BRIEF §1 exit codes).
+    /// 1 when a case blocks, else 0 (the exit codes of README.md).
     pub fn exit_code(&self) -> u8 {
         u8::from(!self.blocking.is_empty())
     }

@@ -31,7 +31,7 @@ pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use merge::{MergeError, Shard, ShardError, merge};
 
-/// The case families, in the order reports list them (BRIEF §7). A family not listed here
+/// The case families, in the order reports list them (docs/SCENARIOS.md). A family not listed here
 /// is still reported, after these, alphabetically.
 pub const FAMILIES: [&str; 7] = [
     "vectors",
@@ -98,7 +98,7 @@ pub struct CaseResult {
     pub reason: String,
 }
 
-/// How one case ended (BRIEF §9).
+/// How one case ended (reports/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! Server throughput against raw S3, and the server's peak memory under concurrent uploads
-//! (issue #3). Run with
+//! Run with
 //!
 //! ```sh
 //! cargo bench -p backproof-server --bench throughput            # full run, ≈ 1–2 min
@@ -43,7 +43,7 @@ use tokio::task::JoinSet;
 
 const SECRET: &str = "bench-secret-for-backproof";
 const MIB: usize = 1024 * 1024;
-/// Throughput blob size (issue #3).
+/// Throughput blob size.
 const BLOB: usize = MIB;
 /// Peak-RSS blob size: the server's default limit (2,097,152 bytes).
 const BIG_BLOB_KIB: usize = 2048;

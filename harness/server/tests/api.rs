@@ -1,4 +1,4 @@
-//! The rules of BRIEF §4 against the real stack (throwaway Postgres + embedded S3).
+//! The rules of docs/API.md against the real stack (throwaway Postgres + embedded S3).
 
 mod common;
 

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! The infrastructure backproof tests against: PostgreSQL and S3, owned by the harness so
-//! it can inspect and damage them (BRIEF §5, docs/STACK.md).
+//! it can inspect and damage them (docs/STACK.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), backproof_stack::StackError> {

@@ -1,4 +1,4 @@
-//! The history checker of the stress driver (issue 4 item 4).
+//! The history checker of the stress driver.
 //!
 //! A history is what concurrent clients did and saw, with the harness's own clock around
 //! every operation (`invoke` before sending, `complete` after the answer). The checker
@@ -482,7 +482,7 @@ mod tests {
 
     #[test]
     fn duplicate_version_is_caught() {
-        // Seed 002's in-place overwrite: two writers both told "version 2".
+        // An in-place overwrite (docs/API.md, write path): two writers both told "version 2".
         let h = B::new()
             .write("a", (0, 1), Create, "s1", &["c1"], ack(1))
             .write("a", (2, 4), IfMatch(1), "s2", &["c2"], ack(2))

@@ -1,5 +1,5 @@
 //! A whole run: start the stack, ask the target what it can do, run every selected
-//! scenario, and produce the report (BRIEF §9).
+//! scenario, and produce the report (reports/README.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

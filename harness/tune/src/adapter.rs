@@ -1,4 +1,4 @@
-//! Measuring through the adapter protocol's `derive` op (BRIEF §6), so that an adapter
+//! Measuring through the adapter protocol's `derive` op (docs/ADAPTER.md), so that an adapter
 //! running on a phone tunes for the phone. The process driver lives in backproof-client; this
 //! module builds the request and checks the answer, so the CLI only times the round trip.
 

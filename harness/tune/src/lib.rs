@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! backproof-tune: finds Argon2id parameters whose derivation time lands in a target window
-//! on the device that will run them (BRIEF §10), and the parsers the client uses to accept
+//! on the device that will run them (docs/TUNING.md), and the parsers the client uses to accept
 //! them (`m=…,t=…,p=…` strings and the file `backproof tune --json FILE` writes).
 //!
 //! - [`search`]: the search itself, pure logic over a [`Measure`].

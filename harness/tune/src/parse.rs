@@ -4,7 +4,7 @@
 //! as a file ([`load_kdf_file`]): the JSON `backproof tune --json FILE` writes (see
 //! [`crate::TuneReport`]), a bare `{"m_cost": …, "t_cost": …, "p_cost": …}` object, or a text
 //! file holding one `m=…,t=…,p=…` line. Both check the parameters against the default policy
-//! of BRIEF §3, so a writer can never be configured below the floor.
+//! of docs/FORMAT.md, so a writer can never be configured below the floor.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub enum KdfParseError {
         /// What is wrong and what is expected.
         reason: String,
     },
-    /// Well-formed parameters outside the policy of BRIEF §3.
+    /// Well-formed parameters outside the policy of docs/FORMAT.md.
     #[error("KDF parameters m={m},t={t},p={p} are outside the policy: {reason}",
         m = .params.m_cost, t = .params.t_cost, p = .params.p_cost)]
     Rejected {
@@ -54,7 +54,7 @@ pub enum KdfParseError {
 }
 
 impl KdfParseError {
-    /// The error class of BRIEF §3 that fits: parameters outside the policy are
+    /// The error class of docs/FORMAT.md that fits: parameters outside the policy are
     /// `kdf_params_rejected`; everything else is `malformed` input.
     pub fn class(&self) -> backproof_format::ErrorClass {
         match self {

@@ -56,7 +56,7 @@ pub struct Window {
 }
 
 impl Window {
-    /// The design target of BRIEF §10: 500 ms – 1 s.
+    /// The design target of docs/TUNING.md: 500 ms – 1 s.
     pub const DEFAULT: Window = Window {
         low: Duration::from_millis(500),
         high: Duration::from_millis(1000),
@@ -84,7 +84,7 @@ pub struct Config {
     pub lanes: u32,
     /// Derivations in the final measurement (the median is taken over them).
     pub runs: u32,
-    /// The bounds every proposal must satisfy (the floor of BRIEF §3 by default).
+    /// The bounds every proposal must satisfy (the floor of docs/FORMAT.md by default).
     pub policy: Policy,
     /// Safety net against a cost model that never settles.
     pub max_probes: u32,

@@ -1,4 +1,4 @@
-//! The Nix flake (issue 5 item 6) stays in step with what README.md and .ci/run rely on.
+//! The Nix flake stays in step with what README.md and .ci/run rely on.
 //!
 //! No Nix binary cache is reachable from CI, so the flake cannot be built here: this test
 //! checks its text (the devShell's tool list, the pins in flake.lock) and, when `nix-instantiate`
@@ -35,7 +35,7 @@ fn dev_shell_covers_what_readme_and_ci_rely_on() {
         flake.contains("packages = devTools pkgs;"),
         "the devShell uses devTools"
     );
-    // Always required (issue 5 item 6).
+    // Always required.
     let mut required: Vec<(&str, &str)> = vec![
         ("Rust 1.95", "rust-bin.stable.\"1.95.0\""),
         ("cargo-nextest", "pkgs.cargo-nextest"),

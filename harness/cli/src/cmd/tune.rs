@@ -1,5 +1,5 @@
 //! `backproof tune`: finds Argon2id parameters whose derivation lands in a target window on
-//! the device that will run them (BRIEF §10). The search is `backproof_tune::tune`; this
+//! the device that will run them (docs/TUNING.md). The search is `backproof_tune::tune`; this
 //! module parses options, picks the measurer (local or through an adapter) and reports.
 
 use std::path::PathBuf;
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             if !hello.ops.iter().any(|op| op == "derive") {
                 anyhow::bail!(
                     "the client adapter {cmd:?} ({}) does not list `derive` in its ops, so it \
-                     cannot be tuned through; implement `derive` (BRIEF §6) or tune locally",
+                     cannot be tuned through; implement `derive` (docs/ADAPTER.md) or tune locally",
                     hello.implementation
                 );
             }

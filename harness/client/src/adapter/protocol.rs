@@ -1,4 +1,4 @@
-//! Wire types of the adapter protocol (docs/ADAPTER.md, BRIEF §6). They serialize to
+//! Wire types of the adapter protocol (docs/ADAPTER.md). They serialize to
 //! exactly the JSON the schemas in docs/schema/ describe, so the driver side can build
 //! requests from them and the serving side can parse them.
 
@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// The only blob profile so far.
 pub const PROFILE_V1: &str = "v1";
-/// Every op of the protocol, in the order of BRIEF §6.
+/// Every op of the protocol, in the order of docs/ADAPTER.md.
 pub const ALL_OPS: [&str; 9] = [
     "hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete",
 ];
@@ -445,7 +445,7 @@ pub struct RecoverResult {
 /// The `error` member of an error answer. `tried` is set on `recover`'s `wrong_key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
-    /// A class of BRIEF §3 (a string, so that an adapter's unknown class is reported, not
+    /// A class of docs/FORMAT.md (a string, so that an adapter's unknown class is reported, not
     /// lost).
     pub class: String,
     /// A sentence for a person.

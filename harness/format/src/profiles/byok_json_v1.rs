@@ -90,9 +90,9 @@ pub enum Kdf {
 
 impl Kdf {
     /// The design's mobile parameters: 3 passes, "64 MB" read as 65536 KiB, 4 lanes.
-    pub const SEED_ARGON2ID: Kdf = Kdf::Argon2id(KdfParams::RFC9106_SECOND);
+    pub const DESIGN_ARGON2ID: Kdf = Kdf::Argon2id(KdfParams::RFC9106_SECOND);
     /// The design's desktop/web parameters.
-    pub const SEED_PBKDF2: Kdf = Kdf::Pbkdf2 {
+    pub const DESIGN_PBKDF2: Kdf = Kdf::Pbkdf2 {
         iterations: 600_000,
     };
     /// The cheapest Argon2id the bounds accept (the v1 policy floor), for tests and CI.

@@ -384,8 +384,8 @@ pub fn generate() -> Value {
     let floor = Kdf::FLOOR_ARGON2ID;
 
     // ------------------------------------------------------------ round trips
-    let seed_pbkdf2 = Pinned::new(&mut rng, PW, &config, Kdf::SEED_PBKDF2, 16);
-    let seed_argon = Pinned::new(&mut rng, PW, &config, Kdf::SEED_ARGON2ID, 16);
+    let seed_pbkdf2 = Pinned::new(&mut rng, PW, &config, Kdf::DESIGN_PBKDF2, 16);
+    let seed_argon = Pinned::new(&mut rng, PW, &config, Kdf::DESIGN_ARGON2ID, 16);
     let base_p = Pinned::new(&mut rng, PW, b"{\"apiKey\":\"AIzaSyExample1\"}", p100k, 16);
     let base_a = Pinned::new(&mut rng, PW, b"{\"apiKey\":\"AIzaSyExample\"}", floor, 16);
     let big = bytes(&mut rng, 1000);

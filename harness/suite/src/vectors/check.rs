@@ -48,7 +48,7 @@ impl SecretSpec {
         Some(SecretSpec::Key(k.try_into().ok()?))
     }
 
-    /// The adapter protocol's JSON form (BRIEF §6).
+    /// The adapter protocol's JSON form (docs/ADAPTER.md).
     pub fn to_json(&self) -> Value {
         match self {
             SecretSpec::Passphrase(p) => serde_json::json!({"passphrase": p}),
