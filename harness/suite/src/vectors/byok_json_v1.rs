@@ -558,7 +558,7 @@ pub fn generate() -> Value {
         ),
         mal(
             "the object cut before its closing brace",
-            text[..text.len() - 1].as_bytes().to_vec(),
+            text.as_bytes()[..text.len() - 1].to_vec(),
         ),
         mal("version missing", pe.clone().remove("version").bytes()),
         mal("kdf missing", pe.clone().remove("kdf").bytes()),

@@ -19,6 +19,8 @@ pub(super) fn all(b: &Bases) -> GenResult<Vec<Value>> {
 
 /// Structure broken (open steps 1 and 3): too short, bad magic, `salt_len` out of range, a
 /// raw-key header with parameters.
+// One `push` per vector, in tcId order, so a new vector is one block anywhere in the list.
+#[allow(clippy::vec_init_then_push)]
 fn malformed(b: &Bases) -> Vec<Value> {
     let base = b.base.as_slice();
     let raw_base = b.raw_base.as_slice();
@@ -335,6 +337,8 @@ fn policy(b: &Bases) -> Vec<Value> {
 
 /// `wrong_key`: the wrong secret, the wrong kind of secret, or a key-schedule input changed
 /// with a valid digest.
+// One `push` per vector, in tcId order, so a new vector is one block anywhere in the list.
+#[allow(clippy::vec_init_then_push)]
 fn wrong_key(b: &Bases) -> Vec<Value> {
     let base = b.base.as_slice();
     let raw_base = b.raw_base.as_slice();
