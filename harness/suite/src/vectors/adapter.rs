@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use backproof_client::adapter::protocol::{
     DeriveRequest, DeriveResult, HelloResult, Hex, OpenRequest, OpenResult, PROFILE_V1,
-    SealRequest, SealResult, WireKdf, WireSecret,
+    SealRequest, SealResult, WireKdf,
 };
 use backproof_client::adapter::{AdapterProcess, DriverError};
 use backproof_format::KdfParams;
@@ -124,13 +124,6 @@ impl AdapterImplementation {
     }
 }
 
-fn wire_secret(s: &SecretSpec) -> WireSecret {
-    match s {
-        SecretSpec::Passphrase(p) => WireSecret::passphrase(p),
-        SecretSpec::Key(k) => WireSecret::key(*k),
-    }
-}
-
 impl Implementation for AdapterImplementation {
     fn name(&self) -> String {
         self.hello.implementation.clone()
@@ -166,7 +159,7 @@ impl Implementation for AdapterImplementation {
     ) -> OpResult<Vec<u8>> {
         let request = SealRequest {
             profile: PROFILE_V1.to_owned(),
-            secret: wire_secret(secret),
+            secret: secret.clone(),
             plaintext: Hex(plaintext.to_vec()),
             kdf: kdf.map(|k| WireKdf::from(*k)),
             salt: salt.map(|s| Hex(s.to_vec())),
@@ -178,7 +171,7 @@ impl Implementation for AdapterImplementation {
     fn open(&mut self, secret: &SecretSpec, blob: &[u8]) -> OpResult<Vec<u8>> {
         let request = OpenRequest {
             profile: PROFILE_V1.to_owned(),
-            secret: wire_secret(secret),
+            secret: secret.clone(),
             blob: Hex(blob.to_vec()),
         };
         Ok(self
@@ -206,7 +199,7 @@ mod tests {
             AdapterImplementation::start_with_timeout(script, Duration::from_millis(500)).unwrap();
         assert_eq!(imp.ops(), vec!["open".to_owned()]);
         assert_eq!(imp.name(), "hang 0");
-        let secret = SecretSpec::Key([7; 32]);
+        let secret = SecretSpec::key([7; 32]);
         for _ in 0..2 {
             let e = imp.open(&secret, b"x").unwrap_err();
             assert!(e.contains("did not answer"), "{e}");

@@ -5,9 +5,7 @@ use std::path::Path;
 
 use backproof_format::payload;
 use backproof_format::primitives::{aes256gcm_decrypt, aes256gcm_encrypt, hkdf_sha256};
-use backproof_format::{
-    KdfParams, Policy, Secret, check_key, open, open_payload, parse_header, seal,
-};
+use backproof_format::{KdfParams, Policy, check_key, open, open_payload, parse_header, seal};
 use serde_json::Value;
 
 use super::{FILES, VectorsError};
@@ -23,45 +21,13 @@ pub struct ClassError {
 /// broken) — the case becomes `error`, not `fail`. Inner `Err`: a classified failure.
 pub type OpResult<T> = Result<Result<T, ClassError>, String>;
 
-/// A secret as vectors spell it: `{"passphrase": "..."}` or `{"key": "<64 hex>"}`.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretSpec {
-    Passphrase(String),
-    Key([u8; 32]),
-}
+/// A secret as vectors spell it (`{"passphrase": "..."}` or `{"key": "<64 hex>"}`): the one
+/// secret type of the harness, shared with the adapter protocol and the scenario files.
+pub use backproof_client::adapter::protocol::Secret as SecretSpec;
 
-impl std::fmt::Debug for SecretSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretSpec::Passphrase(_) => f.write_str("Passphrase(<redacted>)"),
-            SecretSpec::Key(_) => f.write_str("Key(<redacted>)"),
-        }
-    }
-}
-
-impl SecretSpec {
-    pub fn from_json(v: &Value) -> Option<SecretSpec> {
-        if let Some(p) = v.get("passphrase").and_then(Value::as_str) {
-            return Some(SecretSpec::Passphrase(p.to_owned()));
-        }
-        let k = hex::decode(v.get("key")?.as_str()?).ok()?;
-        Some(SecretSpec::Key(k.try_into().ok()?))
-    }
-
-    /// The adapter protocol's JSON form (docs/ADAPTER.md).
-    pub fn to_json(&self) -> Value {
-        match self {
-            SecretSpec::Passphrase(p) => serde_json::json!({"passphrase": p}),
-            SecretSpec::Key(k) => serde_json::json!({"key": hex::encode(k)}),
-        }
-    }
-
-    pub fn to_secret(&self) -> Secret {
-        match self {
-            SecretSpec::Passphrase(p) => Secret::passphrase(p),
-            SecretSpec::Key(k) => Secret::key(*k),
-        }
-    }
+/// Parses a vector's secret; `None` if it is neither form.
+fn secret_of(v: &Value) -> Option<SecretSpec> {
+    serde_json::from_value(v.clone()).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -602,8 +568,7 @@ fn run_case(
                 .ok_or("vector has no candidates")?
             {
                 let id = c["id"].as_str().ok_or("candidate without id")?.to_owned();
-                let secret =
-                    SecretSpec::from_json(c).ok_or("candidate without passphrase or key")?;
+                let secret = secret_of(c).ok_or("candidate without passphrase or key")?;
                 candidates.push(Candidate { id, secret });
             }
             let got = imp.recover(&blob, &candidates)?;
@@ -667,7 +632,7 @@ fn run_blob(
     ops: &[String],
 ) -> Result<CaseOutcome, String> {
     let op = t["op"].as_str().unwrap_or("open");
-    let secret = SecretSpec::from_json(&t["secret"]).ok_or("vector has no usable secret")?;
+    let secret = secret_of(&t["secret"]).ok_or("vector has no usable secret")?;
     let kdf = t.get("kdf").map(field_kdf).transpose()?;
     let salt = t.get("salt").map(|_| field_hex(t, "salt")).transpose()?;
     let nonce = t.get("nonce").map(|_| field_hex(t, "nonce")).transpose()?;
