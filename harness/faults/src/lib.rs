@@ -24,12 +24,19 @@
 //! Recording: [`FaultProxy::reset`] starts a fresh exchange; after the operation,
 //! [`FaultProxy::steps`] lists what the implementation actually did (method, path pattern,
 //! status), so crash points are enumerated from behaviour rather than from a fixed list.
+//!
+//! Exchanges: [`FaultProxy::record_exchanges`] additionally keeps, for at most a given
+//! number of requests, what was sent and answered (method, path, `If-Match`, the SHA-256 of
+//! both bodies, status, `ETag`, a short answer body) with the times the request arrived and
+//! the answer was complete, so a history checker can judge every exchange, not only what
+//! the client under test chose to report. Recording buffers both bodies, so it is off by
+//! default.
 
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, Uri};
@@ -47,7 +54,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// Errors of the proxy itself (not of the traffic it carries).
 #[derive(Debug, thiserror::Error)]
@@ -245,11 +252,50 @@ fn looks_like_uuid(seg: &str) -> bool {
         })
 }
 
+/// One request and its answer, as recorded by [`FaultProxy::record_exchanges`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The caller's address: requests on one connection are sequential.
+    pub peer: SocketAddr,
+    pub method: String,
+    /// The request target as sent (path and query), not generalized.
+    pub target: String,
+    /// The request's `If-Match` header, verbatim (`None` when absent).
+    pub if_match: Option<String>,
+    /// SHA-256 (hex) of the request body.
+    pub request_sha256: String,
+    /// When the request arrived at the proxy.
+    pub started: Instant,
+    /// When the answer (its whole body) was passed on, or the exchange ended without one.
+    pub finished: Instant,
+    /// Status answered to the caller; `None` when the connection was closed instead.
+    pub status: Option<u16>,
+    /// The answer's `ETag` header, verbatim.
+    pub etag: Option<String>,
+    /// SHA-256 (hex) of the answer body (empty-body hash when there was no answer).
+    pub response_sha256: String,
+    /// The answer body when it is at most [`SHORT_BODY`] bytes and not
+    /// `application/octet-stream` (JSON replies and problems, not blobs).
+    pub response_body: Option<Bytes>,
+}
+
+/// Answer bodies up to this size are kept in [`Exchange::response_body`].
+pub const SHORT_BODY: usize = 4096;
+
+#[derive(Debug, Default)]
+struct Recording {
+    limit: usize,
+    exchanges: Vec<Exchange>,
+    /// Exchanges not kept because `limit` was reached.
+    overflow: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
     steps: Vec<Step>,
     rules: Vec<ArmedRule>,
     ignored: Vec<StepMatch>,
+    recording: Option<Recording>,
 }
 
 #[derive(Debug)]
@@ -324,11 +370,14 @@ impl FaultProxy {
                     a = listener.accept() => a,
                     _ = stopped.changed() => return,
                 };
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else {
+                    continue;
+                };
                 let shared = task_shared.clone();
                 let client = client.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(shared.clone(), client.clone(), req));
+                    let svc =
+                        service_fn(move |req| recorded(shared.clone(), client.clone(), peer, req));
                     // Errors here are the drops we caused or callers going away.
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
@@ -387,6 +436,25 @@ impl FaultProxy {
     /// The steps of the current exchange so far.
     pub fn steps(&self) -> Vec<Step> {
         lock(&self.shared.state).steps.clone()
+    }
+
+    /// Starts recording exchanges (replacing any earlier recording), keeping at most
+    /// `limit` of them; later ones are only counted ([`FaultProxy::exchanges`]). Ignored
+    /// requests are recorded too: the filter is about numbering steps, not about what a
+    /// history may look at.
+    pub fn record_exchanges(&self, limit: usize) {
+        lock(&self.shared.state).recording = Some(Recording {
+            limit,
+            ..Recording::default()
+        });
+    }
+
+    /// Stops recording; returns what was recorded and how many exchanges did not fit.
+    pub fn take_exchanges(&self) -> (Vec<Exchange>, usize) {
+        match lock(&self.shared.state).recording.take() {
+            Some(r) => (r.exchanges, r.overflow),
+            None => (Vec::new(), 0),
+        }
     }
 
     /// Whether every armed rule has fired.
@@ -522,10 +590,100 @@ fn kill(pid: u32) {
     }
 }
 
+fn header(headers: &http::HeaderMap, name: http::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// [`handle`], recording the exchange when a recording is on: both bodies are buffered
+/// (to hash them), everything else passes through untouched.
+async fn recorded(
+    shared: Arc<Shared>,
+    client: UpstreamClient,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Dropped> {
+    if lock(&shared.state).recording.is_none() {
+        return handle(shared, client, req.map(|b| b.boxed())).await;
+    }
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let target = req.uri().path_and_query().map_or_else(
+        || req.uri().path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
+    let if_match = header(req.headers(), http::header::IF_MATCH);
+    let (parts, body) = req.into_parts();
+    // A caller that goes away mid-body gets no answer, as it would without recording.
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let request_sha256 = sha256_hex(&body);
+    let req = Request::from_parts(
+        parts,
+        Full::new(body)
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    let result = handle(shared.clone(), client, req).await;
+    let (result, status, etag, resp_body, short) = match result {
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            match body.collect().await {
+                Ok(b) => {
+                    let b = b.to_bytes();
+                    let status = Some(parts.status.as_u16());
+                    let etag = header(&parts.headers, http::header::ETAG);
+                    // Blobs are hashed, not kept: a long recording of reads would hold
+                    // every body otherwise.
+                    let short = b.len() <= SHORT_BODY
+                        && !header(&parts.headers, http::header::CONTENT_TYPE)
+                            .is_some_and(|t| t.starts_with("application/octet-stream"));
+                    let resp = Response::from_parts(
+                        parts,
+                        Full::new(b.clone())
+                            .map_err(|never: Infallible| match never {})
+                            .boxed(),
+                    );
+                    (Ok(resp), status, etag, b, short)
+                }
+                // The upstream broke off mid-answer: so does the proxy.
+                Err(_) => (Err(Dropped), None, None, Bytes::new(), false),
+            }
+        }
+        Err(d) => (Err(d), None, None, Bytes::new(), false),
+    };
+    let exchange = Exchange {
+        peer,
+        method,
+        target,
+        if_match,
+        request_sha256,
+        started,
+        finished: Instant::now(),
+        status,
+        etag,
+        response_sha256: sha256_hex(&resp_body),
+        response_body: short.then_some(resp_body),
+    };
+    if let Some(r) = lock(&shared.state).recording.as_mut() {
+        if r.exchanges.len() < r.limit {
+            r.exchanges.push(exchange);
+        } else {
+            r.overflow += 1;
+        }
+    }
+    result
+}
+
 async fn handle(
     shared: Arc<Shared>,
     client: UpstreamClient,
-    req: Request<Incoming>,
+    req: Request<ProxyBody>,
 ) -> Result<Response<ProxyBody>, Dropped> {
     let method = req.method().as_str().to_string();
     let pattern = path_pattern(req.uri());

@@ -279,3 +279,85 @@ async fn dead_upstream_gives_no_answer() {
     );
     assert_eq!(proxy.steps()[0].status, None);
 }
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[tokio::test]
+async fn records_exchanges_up_to_a_limit_and_counts_the_rest() {
+    let (up, _seen) = upstream().await;
+    let proxy = FaultProxy::start(&up).await.unwrap();
+    // Nothing is kept before recording starts.
+    http()
+        .get(format!("{}/before", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+    proxy.record_exchanges(3);
+    proxy.arm(Rule {
+        at: 1,
+        matching: StepMatch {
+            method: Some("GET".into()),
+            pattern_prefix: Some("/v1/fail".into()),
+        },
+        fault: Fault::Status(503),
+    });
+    let resp = http()
+        .post(format!("{}/v1/backup?x=1", proxy.url()))
+        .header("if-match", "\"3\"")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    let answer = resp.bytes().await.unwrap();
+    assert!(answer.starts_with(b"POST /v1/backup?x=1"), "{answer:?}");
+    let resp = http()
+        .get(format!("{}/v1/fail", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    http()
+        .get(format!("{}/third", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+    http()
+        .get(format!("{}/fourth", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+    http()
+        .get(format!("{}/fifth", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+
+    let (ex, overflow) = proxy.take_exchanges();
+    assert_eq!(overflow, 2);
+    assert_eq!(
+        ex.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
+        ["/v1/backup?x=1", "/v1/fail", "/third"]
+    );
+    let post = &ex[0];
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.if_match.as_deref(), Some("\"3\""));
+    assert_eq!(post.request_sha256, sha256_hex(b"hello"));
+    assert_eq!(post.status, Some(200));
+    assert_eq!(post.response_body.as_deref(), Some(&answer[..]));
+    assert_eq!(post.response_sha256, sha256_hex(&answer));
+    assert!(post.started <= post.finished);
+    assert_eq!(ex[1].status, Some(503));
+    assert_eq!(ex[1].if_match, None);
+    assert_eq!(ex[1].request_sha256, sha256_hex(b""));
+    assert_eq!(ex[2].method, "GET");
+    // Taking the recording stops it.
+    http()
+        .get(format!("{}/after", proxy.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxy.take_exchanges(), (vec![], 0));
+}

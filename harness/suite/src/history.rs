@@ -1,9 +1,14 @@
-//! The history checker of the stress driver.
+//! The history checker of the stress driver (docs/SCENARIOS.md, "The stress driver").
 //!
 //! A history is what concurrent clients did and saw, with the harness's own clock around
-//! every operation (`invoke` before sending, `complete` after the answer). The checker
-//! tests the properties a backup service owes its users under concurrency:
+//! every operation (`invoke` before sending, `complete` after the answer). Writes and reads
+//! are the exchanges seen on the wire (what was sent, what was answered); claims are what
+//! the client under test reported for a backup. The checker tests the properties a backup
+//! service owes its users under concurrency:
 //!
+//! 0. no request is answered 5xx (`server-error`), every read gets an answer, 200 or 404
+//!    (`read-failed`), and an acknowledged write's reported SHA-256 is that of the body
+//!    sent (`ack-mismatch`);
 //! 1. every acknowledged write has a unique version (`duplicate-version`);
 //! 2. a write acknowledged with `If-Match: v` produced `v + 1`, a create produced 1
 //!    (`wrong-successor`), and versions only grow in real time: a write that started after
@@ -12,7 +17,9 @@
 //!    in flight or of unknown outcome; all reads of one version agree (`body-mismatch`);
 //!    a read started after version v was acknowledged returns at least v (`stale-read`);
 //! 4. the versions one client sees never go backwards (`client-went-back`);
-//! 5. every contact added by an acknowledged write is in the final payload (`lost-update`).
+//! 5. every version a client reported was acknowledged on the wire (`unacknowledged-claim`),
+//!    and every contact added by an acknowledged write or claim is in the final payload
+//!    (`lost-update`).
 //!
 //! `check` returns the first violation found, naming the operations involved.
 
@@ -37,21 +44,35 @@ pub enum Precondition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteResult {
-    /// The server (or the client under test) acknowledged this version.
-    Ack { version: u64 },
+    /// The server acknowledged this version (and, when it said, this body hash).
+    Ack {
+        version: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
     /// Definitely not applied (409, 4xx).
     Rejected,
     /// No answer: it may or may not have been applied.
     Unknown,
+    /// Answered 5xx.
+    ServerError { status: u16 },
 }
 
 /// How a read ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReadResult {
-    Ok { version: u64, sha256: String },
+    Ok {
+        version: u64,
+        sha256: String,
+    },
     NotFound,
+    /// No answer.
     Failed,
+    /// Answered with a status other than 200 or 404.
+    Status {
+        status: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +88,11 @@ pub enum OpKind {
     },
     Read {
         result: ReadResult,
+    },
+    /// The client under test reported that its backup adding `adds` became `version`.
+    Claim {
+        adds: Vec<String>,
+        version: u64,
     },
 }
 
@@ -107,9 +133,16 @@ impl fmt::Display for Op {
                     write!(f, "adding {} ", adds.join(","))?;
                 }
                 match result {
-                    WriteResult::Ack { version } => write!(f, "→ acknowledged version {version}"),
+                    WriteResult::Ack { version, sha256 } => {
+                        write!(f, "→ acknowledged version {version}")?;
+                        match sha256 {
+                            Some(s) => write!(f, " sha256 {}", short(s)),
+                            None => Ok(()),
+                        }
+                    }
                     WriteResult::Rejected => write!(f, "→ rejected"),
                     WriteResult::Unknown => write!(f, "→ no answer"),
+                    WriteResult::ServerError { status } => write!(f, "→ {status}"),
                 }
             }
             OpKind::Read { result } => match result {
@@ -117,8 +150,14 @@ impl fmt::Display for Op {
                     write!(f, "read → version {version} sha256 {}", short(sha256))
                 }
                 ReadResult::NotFound => write!(f, "read → not found"),
-                ReadResult::Failed => write!(f, "read → failed"),
+                ReadResult::Failed => write!(f, "read → no answer"),
+                ReadResult::Status { status } => write!(f, "read → {status}"),
             },
+            OpKind::Claim { adds, version } => write!(
+                f,
+                "client reported version {version} for its backup adding {}",
+                adds.join(",")
+            ),
         }
     }
 }
@@ -138,8 +177,9 @@ pub struct History {
 /// The first property that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// Stable rule name: `duplicate-version`, `wrong-successor`, `version-regressed`,
-    /// `body-mismatch`, `stale-read`, `client-went-back`, `lost-update`.
+    /// Stable rule name: `server-error`, `read-failed`, `ack-mismatch`,
+    /// `duplicate-version`, `wrong-successor`, `version-regressed`, `body-mismatch`,
+    /// `stale-read`, `client-went-back`, `unacknowledged-claim`, `lost-update`.
     pub rule: &'static str,
     pub message: String,
     pub ops: Vec<Op>,
@@ -165,14 +205,143 @@ fn violation(rule: &'static str, message: String, ops: &[&Op]) -> Violation {
     }
 }
 
+/// How much concurrency a history shows: a history without conflicts or without reads
+/// overlapping writes proves nothing about races, whatever the checker says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Write attempts on the wire.
+    pub writes: usize,
+    /// Write attempts refused (409 or another 4xx): lost compare-and-set races.
+    pub conflicts: usize,
+    /// Write attempts that overlapped in time another write attempt.
+    pub overlapping_writes: usize,
+    /// Reads.
+    pub reads: usize,
+    /// Reads that overlapped in time a write attempt.
+    pub overlapping_reads: usize,
+}
+
+impl fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} write attempts ({} overlapping another, {} conflicts), {} reads ({} overlapping a write)",
+            self.writes,
+            self.overlapping_writes,
+            self.conflicts,
+            self.reads,
+            self.overlapping_reads
+        )
+    }
+}
+
+fn overlaps(a: &Op, b: &Op) -> bool {
+    a.invoke <= b.complete && b.invoke <= a.complete
+}
+
+/// Counts the concurrency a history shows.
+pub fn concurrency(h: &History) -> Concurrency {
+    let writes: Vec<&Op> = h
+        .ops
+        .iter()
+        .filter(|o| matches!(o.kind, OpKind::Write { .. }))
+        .collect();
+    let reads: Vec<&Op> = h
+        .ops
+        .iter()
+        .filter(|o| matches!(o.kind, OpKind::Read { .. }))
+        .collect();
+    Concurrency {
+        writes: writes.len(),
+        conflicts: writes
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.kind,
+                    OpKind::Write {
+                        result: WriteResult::Rejected,
+                        ..
+                    }
+                )
+            })
+            .count(),
+        overlapping_writes: writes
+            .iter()
+            .filter(|a| writes.iter().any(|b| a.id != b.id && overlaps(a, b)))
+            .count(),
+        reads: reads.len(),
+        overlapping_reads: reads
+            .iter()
+            .filter(|r| writes.iter().any(|w| overlaps(r, w)))
+            .count(),
+    }
+}
+
 /// Checks every property; `Ok` carries a one-line summary.
 pub fn check(h: &History) -> Result<String, Violation> {
+    // 0. every answer is one a correct server gives
+    for op in &h.ops {
+        match &op.kind {
+            OpKind::Write {
+                result: WriteResult::ServerError { status },
+                ..
+            }
+            | OpKind::Read {
+                result: ReadResult::Status { status },
+            } if *status >= 500 => {
+                return Err(violation(
+                    "server-error",
+                    format!("the server answered {status} under concurrent load"),
+                    &[op],
+                ));
+            }
+            OpKind::Read {
+                result: ReadResult::Status { status },
+            } => {
+                return Err(violation(
+                    "read-failed",
+                    format!("a read was answered {status}, not 200 or 404"),
+                    &[op],
+                ));
+            }
+            OpKind::Read {
+                result: ReadResult::Failed,
+            } => {
+                return Err(violation(
+                    "read-failed",
+                    "a read got no answer".into(),
+                    &[op],
+                ));
+            }
+            OpKind::Write {
+                sha256: Some(sent),
+                result:
+                    WriteResult::Ack {
+                        sha256: Some(acked),
+                        version,
+                    },
+                ..
+            } if sent != acked => {
+                return Err(violation(
+                    "ack-mismatch",
+                    format!(
+                        "version {version} was acknowledged with sha256 {}, the body sent hashes to {}",
+                        short(acked),
+                        short(sent)
+                    ),
+                    &[op],
+                ));
+            }
+            _ => {}
+        }
+    }
+
     let acks: Vec<(&Op, u64)> = h
         .ops
         .iter()
         .filter_map(|op| match &op.kind {
             OpKind::Write {
-                result: WriteResult::Ack { version },
+                result: WriteResult::Ack { version, .. },
                 ..
             } => Some((op, *version)),
             _ => None,
@@ -277,7 +446,7 @@ pub fn check(h: &History) -> Result<String, Violation> {
                                 && w.invoke <= op.complete);
                         possible && s.as_ref().is_none_or(|s| s == sha256)
                     }
-                    OpKind::Read { .. } => false,
+                    OpKind::Read { .. } | OpKind::Claim { .. } => false,
                 });
                 if !explained {
                     return Err(violation(
@@ -314,12 +483,13 @@ pub fn check(h: &History) -> Result<String, Violation> {
         for op in ops.iter() {
             let seen = match &op.kind {
                 OpKind::Write {
-                    result: WriteResult::Ack { version },
+                    result: WriteResult::Ack { version, .. },
                     ..
                 } => Some(*version),
                 OpKind::Read {
                     result: ReadResult::Ok { version, .. },
                 } => Some(*version),
+                OpKind::Claim { version, .. } => Some(*version),
                 _ => None,
             };
             let Some(v) = seen else { continue };
@@ -336,13 +506,31 @@ pub fn check(h: &History) -> Result<String, Violation> {
         }
     }
 
-    // 5. no lost update
+    // 5. claims are backed by the wire, no lost update
+    let claims: Vec<&Op> = h
+        .ops
+        .iter()
+        .filter(|o| matches!(o.kind, OpKind::Claim { .. }))
+        .collect();
+    for op in &claims {
+        if let OpKind::Claim { version, .. } = &op.kind
+            && !by_version.contains_key(version)
+        {
+            return Err(violation(
+                "unacknowledged-claim",
+                format!("the client reported version {version}, which no write was acknowledged"),
+                &[op],
+            ));
+        }
+    }
     if let Some(final_contacts) = &h.final_contacts {
         let present: BTreeSet<&str> = final_contacts.iter().map(String::as_str).collect();
-        for (op, _) in &acks {
-            if let OpKind::Write { adds, .. } = &op.kind
-                && let Some(missing) = adds.iter().find(|c| !present.contains(c.as_str()))
-            {
+        for op in acks.iter().map(|(op, _)| *op).chain(claims.iter().copied()) {
+            let adds = match &op.kind {
+                OpKind::Write { adds, .. } | OpKind::Claim { adds, .. } => adds,
+                OpKind::Read { .. } => continue,
+            };
+            if let Some(missing) = adds.iter().find(|c| !present.contains(c.as_str())) {
                 return Err(violation(
                     "lost-update",
                     format!("contact {missing} was acknowledged but is not in the final backup"),
@@ -421,7 +609,10 @@ mod tests {
     }
 
     fn ack(v: u64) -> WriteResult {
-        WriteResult::Ack { version: v }
+        WriteResult::Ack {
+            version: v,
+            sha256: None,
+        }
     }
 
     fn ok(v: u64, sha: &str) -> ReadResult {
@@ -556,5 +747,145 @@ mod tests {
             .read("b", (2, 3), ok(2, "garbage"))
             .done(&[]);
         assert_eq!(check(&h).unwrap_err().rule, "body-mismatch");
+    }
+
+    fn claim(mut b: B, client: &str, t: (u64, u64), adds: &[&str], version: u64) -> B {
+        b.ops.push(Op {
+            id: b.ops.len(),
+            client: client.into(),
+            invoke: t.0,
+            complete: t.1,
+            kind: OpKind::Claim {
+                adds: adds.iter().map(|s| s.to_string()).collect(),
+                version,
+            },
+        });
+        b
+    }
+
+    #[test]
+    fn read_answered_500_is_caught() {
+        // A GET racing an update whose object was just deleted, answered 500.
+        let h = clean()
+            .read("r", (5, 6), ReadResult::Status { status: 500 })
+            .done(&["c1", "c2", "c3"]);
+        let err = check(&h).unwrap_err();
+        assert_eq!(err.rule, "server-error");
+        assert_eq!(err.ops[0].id, 8);
+        assert!(err.to_string().contains("read → 500"), "{err}");
+    }
+
+    #[test]
+    fn write_answered_503_is_caught() {
+        let h = clean()
+            .write(
+                "c",
+                (14, 15),
+                IfMatch(3),
+                "s5",
+                &[],
+                WriteResult::ServerError { status: 503 },
+            )
+            .done(&["c1", "c2", "c3"]);
+        let err = check(&h).unwrap_err();
+        assert_eq!(err.rule, "server-error");
+        assert!(err.to_string().contains("write If-Match 3"), "{err}");
+    }
+
+    #[test]
+    fn unanswered_or_odd_read_is_caught() {
+        let h = clean()
+            .read("r", (5, 6), ReadResult::Failed)
+            .done(&["c1", "c2", "c3"]);
+        assert_eq!(check(&h).unwrap_err().rule, "read-failed");
+        let h = clean()
+            .read("r", (5, 6), ReadResult::Status { status: 401 })
+            .done(&["c1", "c2", "c3"]);
+        assert_eq!(check(&h).unwrap_err().rule, "read-failed");
+    }
+
+    #[test]
+    fn acknowledged_hash_of_another_body_is_caught() {
+        let h = B::new()
+            .write(
+                "a",
+                (0, 1),
+                Create,
+                "s1",
+                &[],
+                WriteResult::Ack {
+                    version: 1,
+                    sha256: Some("other".into()),
+                },
+            )
+            .done(&[]);
+        assert_eq!(check(&h).unwrap_err().rule, "ack-mismatch");
+        let h = B::new()
+            .write(
+                "a",
+                (0, 1),
+                Create,
+                "s1",
+                &[],
+                WriteResult::Ack {
+                    version: 1,
+                    sha256: Some("s1".into()),
+                },
+            )
+            .done(&[]);
+        assert!(check(&h).is_ok());
+    }
+
+    #[test]
+    fn read_of_a_version_with_another_body_is_caught() {
+        // Version 2 was acknowledged for s2; a later read serves s3 under that version.
+        let h = B::new()
+            .write("a", (0, 1), Create, "s1", &[], ack(1))
+            .write("a", (2, 3), IfMatch(1), "s2", &[], ack(2))
+            .read("b", (4, 5), ok(2, "s3"))
+            .done(&[]);
+        let err = check(&h).unwrap_err();
+        assert_eq!(err.rule, "body-mismatch");
+        assert_eq!(err.ops.iter().map(|o| o.id).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn claim_without_a_wire_ack_is_caught() {
+        let h = claim(clean(), "b", (10, 12), &["c3"], 4).done(&["c1", "c2", "c3"]);
+        assert_eq!(check(&h).unwrap_err().rule, "unacknowledged-claim");
+        let h = claim(clean(), "b", (10, 12), &["c3"], 3).done(&["c1", "c2", "c3"]);
+        assert!(check(&h).is_ok());
+    }
+
+    #[test]
+    fn claimed_contact_missing_at_the_end_is_caught() {
+        // The wire writes carry no contacts (ciphertext); the claim does.
+        let h = claim(clean(), "b", (10, 12), &["c9"], 3).done(&["c1", "c2", "c3"]);
+        let err = check(&h).unwrap_err();
+        assert_eq!(err.rule, "lost-update");
+        assert!(err.message.contains("c9"));
+    }
+
+    #[test]
+    fn concurrency_is_counted_from_the_history() {
+        let c = concurrency(&clean().done(&[]));
+        assert_eq!(
+            c,
+            Concurrency {
+                writes: 4,
+                conflicts: 1,
+                overlapping_writes: 2,
+                reads: 4,
+                overlapping_reads: 0,
+            }
+        );
+        let c = concurrency(
+            &B::new()
+                .write("a", (0, 10), Create, "s1", &[], ack(1))
+                .read("b", (5, 6), ReadResult::NotFound)
+                .read("b", (11, 12), ok(1, "s1"))
+                .done(&[]),
+        );
+        assert_eq!((c.reads, c.overlapping_reads, c.conflicts), (2, 1, 0));
     }
 }

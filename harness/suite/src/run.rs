@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Run only this share of the selected cases ([`Shard`] says how they are dealt).
     pub shard: Option<Shard>,
+    /// Run the stress cases at their large (`thorough_*`) sizes (`--thorough`).
+    pub thorough: bool,
 }
 
 /// The default for [`RunOptions::jobs`]: one scenario per available core. A scenario is
@@ -289,6 +291,7 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
             client_adapter: opts.client_adapter.clone(),
             capabilities: capabilities.clone(),
         },
+        thorough: opts.thorough,
     };
     on_event(Event::Started {
         total: scenarios.len(),

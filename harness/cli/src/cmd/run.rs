@@ -121,6 +121,11 @@ pub struct Args {
     /// split is the same on every machine.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Run the stress cases at their large sizes (e.g. 16 writers × 50 updates) instead
+    /// of the small ones that prove the same properties in seconds; for nightly CI
+    /// (docs/SCENARIOS.md, "The stress driver").
+    #[arg(long)]
+    pub thorough: bool,
     /// Extra flags for the reference server (debug switches that make it misbehave on
     /// purpose, to prove the suite can fail).
     #[arg(
@@ -256,6 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         vectors_dir,
         jobs: args.jobs.unwrap_or_else(backproof_suite::run::default_jobs),
         shard: args.shard,
+        thorough: args.thorough,
     };
 
     let bar = if args.quiet {

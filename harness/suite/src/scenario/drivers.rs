@@ -11,7 +11,7 @@ use backproof_format::ErrorClass;
 use super::model::{Expect, Expected, Proxy, Secret, Side, Step};
 use super::steps::{self, build_payload, contacts_of, sha256_hex};
 use super::verdict::Verdict;
-use super::world::{Request, World};
+use super::world::{Request, World, etag_version};
 use super::{Infra, Scenario};
 use crate::history::{self, History, Op, OpKind, Precondition, ReadResult, WriteResult};
 
@@ -314,32 +314,202 @@ async fn crash_case(
     Ok(())
 }
 
+/// How big a stress run is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StressSize {
+    pub(crate) writers: usize,
+    pub(crate) updates: usize,
+    pub(crate) readers: usize,
+}
+
+/// Exchanges kept by the client proxy; a run that makes more is an error, never a history
+/// checked with holes in it. 16 × 50 with its conflicts and readers stays far below.
+const RECORD_LIMIT: usize = 200_000;
+
+/// Reads per reader at most, whatever the writers' pace (the loop is also bounded by the
+/// writers' lifetime).
+const MAX_READS_PER_READER: usize = 20_000;
+
+/// One `backup` the client under test reported as done.
+struct Claimed {
+    client: String,
+    invoke: u64,
+    complete: u64,
+    adds: Vec<String>,
+    version: u64,
+}
+
+/// Turns the client proxy's recorded exchanges on `/v1/backup` (plus what the clients
+/// reported) into a history; times are microseconds since `clock`.
+fn history_of(
+    exchanges: &[backproof_faults::Exchange],
+    claims: Vec<Claimed>,
+    clock: Instant,
+    final_contacts: Option<Vec<String>>,
+) -> Result<History, Verdict> {
+    let micros = |t: Instant| t.saturating_duration_since(clock).as_micros() as u64;
+    let mut ops = Vec::new();
+    for ex in exchanges {
+        let path = ex.target.split('?').next().unwrap_or_default();
+        if !path.ends_with("/v1/backup") {
+            continue;
+        }
+        let kind = match ex.method.as_str() {
+            "POST" | "PUT" => {
+                let precondition = match ex.if_match.as_deref().map(str::trim) {
+                    None => Precondition::Create,
+                    Some(m) => match m.trim_matches('"').parse::<u64>() {
+                        Ok(v) => Precondition::IfMatch(v),
+                        // `*` does not name the version it replaces.
+                        Err(_) => Precondition::Unknown,
+                    },
+                };
+                let result = match ex.status {
+                    None => WriteResult::Unknown,
+                    Some(s @ 200..=299) => {
+                        let json: Option<serde_json::Value> = ex
+                            .response_body
+                            .as_deref()
+                            .and_then(|b| serde_json::from_slice(b).ok());
+                        let version = etag_version(ex.etag.as_deref())
+                            .or_else(|| json.as_ref()?.get("version")?.as_u64())
+                            .ok_or_else(|| {
+                                Verdict::fail(
+                                    "an acknowledged write names its version (ETag or JSON `version`)",
+                                    format!("{} {} → {s} without one", ex.method, ex.target),
+                                    "docs/API.md: POST replies {version, size, sha256, updated_at}",
+                                )
+                            })?;
+                        let sha256 = json
+                            .as_ref()
+                            .and_then(|j| j.get("sha256")?.as_str().map(str::to_string));
+                        WriteResult::Ack { version, sha256 }
+                    }
+                    Some(s @ 500..) => WriteResult::ServerError { status: s },
+                    Some(_) => WriteResult::Rejected,
+                };
+                OpKind::Write {
+                    precondition,
+                    sha256: Some(ex.request_sha256.clone()),
+                    adds: vec![],
+                    result,
+                }
+            }
+            "GET" => {
+                let result = match ex.status {
+                    None => ReadResult::Failed,
+                    Some(200) => match etag_version(ex.etag.as_deref()) {
+                        Some(version) => ReadResult::Ok {
+                            version,
+                            sha256: ex.response_sha256.clone(),
+                        },
+                        None => {
+                            return Err(Verdict::fail(
+                                "GET /v1/backup → 200 with ETag \"<version>\"",
+                                format!("ETag {:?}", ex.etag),
+                                "a read under concurrent load",
+                            ));
+                        }
+                    },
+                    Some(404) => ReadResult::NotFound,
+                    // A revalidation: no body was read.
+                    Some(304) => continue,
+                    Some(status) => ReadResult::Status { status },
+                };
+                OpKind::Read { result }
+            }
+            _ => continue,
+        };
+        ops.push((
+            format!("conn {}", ex.peer),
+            micros(ex.started),
+            micros(ex.finished),
+            kind,
+        ));
+    }
+    for c in claims {
+        ops.push((
+            c.client,
+            c.invoke,
+            c.complete,
+            OpKind::Claim {
+                adds: c.adds,
+                version: c.version,
+            },
+        ));
+    }
+    ops.sort_by_key(|o| (o.1, o.2));
+    Ok(History {
+        ops: ops
+            .into_iter()
+            .enumerate()
+            .map(|(id, (client, invoke, complete, kind))| Op {
+                id,
+                client,
+                invoke,
+                complete,
+                kind,
+            })
+            .collect(),
+        final_contacts,
+    })
+}
+
+/// Raw `GET /v1/backup` through the client proxy, back to back, until `done`; the proxy
+/// records each exchange. One connection per reader where the server keeps it alive, so a
+/// reader is one client of the history.
+async fn read_loop(url: String, token: String, done: Arc<std::sync::atomic::AtomicBool>) {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1)
+        .build()
+    else {
+        return;
+    };
+    for _ in 0..MAX_READS_PER_READER {
+        if done.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        // Failures are the history's business: the proxy saw them.
+        if let Ok(resp) = client.get(&url).bearer_auth(&token).send().await {
+            let _ = resp.bytes().await;
+        }
+    }
+}
+
 /// Runs the stress driver and the history checker.
 pub(crate) async fn stress(
     world: Arc<World>,
-    writers: usize,
-    updates: usize,
+    size: StressSize,
     secret: &Secret,
     user: &str,
 ) -> Result<DriverStats, Verdict> {
+    let StressSize {
+        writers,
+        updates,
+        readers,
+    } = size;
     let names: Vec<String> = (0..writers).map(|i| format!("w{i}")).collect();
     let clock = Instant::now();
     let now = move || clock.elapsed().as_micros() as u64;
-    let ops: Arc<std::sync::Mutex<Vec<Op>>> = Arc::default();
-    let record = {
-        let ops = ops.clone();
-        move |client: &str, invoke: u64, kind: OpKind| {
-            let mut o = ops.lock().unwrap_or_else(|p| p.into_inner());
-            let id = o.len();
-            o.push(Op {
-                id,
-                client: client.to_string(),
-                invoke,
-                complete: now(),
-                kind,
-            });
+    let claims: Arc<std::sync::Mutex<Vec<Claimed>>> = Arc::default();
+    let claim = {
+        let claims = claims.clone();
+        move |client: &str, invoke: u64, adds: Vec<String>, version: u64| {
+            claims
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Claimed {
+                    client: client.to_string(),
+                    invoke,
+                    complete: now(),
+                    adds,
+                    version,
+                });
         }
     };
+    let proxy = world.proxy(Proxy::Client)?;
+    proxy.record_exchanges(RECORD_LIMIT);
 
     // Version 1 with no contacts, so every writer's first restore finds something.
     let first = &names[0];
@@ -362,44 +532,19 @@ pub(crate) async fn stress(
         ));
     }
     let VersionResult { version } = out.parse("backup")?;
-    record(
-        first,
-        t,
-        OpKind::Write {
-            precondition: Precondition::Unknown,
-            sha256: None,
-            adds: vec![],
-            result: WriteResult::Ack { version },
-        },
-    );
+    claim(first, t, vec![], version);
 
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let world = world.clone();
-        let record = record.clone();
-        let done = done.clone();
-        let user = user.to_string();
-        tokio::spawn(async move {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let t = now();
-                let result = match world.fetch(&user).await {
-                    Ok(Some((version, body))) => ReadResult::Ok {
-                        version,
-                        sha256: sha256_hex(&body),
-                    },
-                    Ok(None) => ReadResult::NotFound,
-                    Err(_) => ReadResult::Failed,
-                };
-                record("reader", t, OpKind::Read { result });
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let url = format!("{}/v1/backup", world.client_url());
+    let token = world.token(user).await?;
+    let reader_tasks: Vec<_> = (0..readers)
+        .map(|_| tokio::spawn(read_loop(url.clone(), token.clone(), done.clone())))
+        .collect();
 
     let mut tasks = Vec::new();
     for (wi, name) in names.iter().enumerate() {
         let world = world.clone();
-        let record = record.clone();
+        let claim = claim.clone();
         let name = name.clone();
         let secret = secret.clone();
         let user = user.to_string();
@@ -432,27 +577,9 @@ pub(crate) async fn stress(
                             },
                         )
                         .await?;
-                    let result = if out.is_ok() {
-                        WriteResult::Ack {
-                            version: out.parse::<VersionResult>("backup")?.version,
-                        }
-                    } else if out.is(Expected::Error(ErrorClass::Conflict)) {
-                        WriteResult::Rejected
-                    } else {
-                        WriteResult::Unknown
-                    };
-                    let acked = matches!(result, WriteResult::Ack { .. });
-                    record(
-                        &name,
-                        t,
-                        OpKind::Write {
-                            precondition: Precondition::Unknown,
-                            sha256: None,
-                            adds: vec![contact.clone()],
-                            result,
-                        },
-                    );
-                    if acked {
+                    if out.is_ok() {
+                        let version = out.parse::<VersionResult>("backup")?.version;
+                        claim(&name, t, vec![contact.clone()], version);
                         break;
                     }
                     if !out.is(Expected::Error(ErrorClass::Conflict)) {
@@ -480,34 +607,154 @@ pub(crate) async fn stress(
         }
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = reader.await;
-    if let Some(v) = first_err {
-        return Err(v);
+    for r in reader_tasks {
+        let _ = r.await;
     }
-    let fin = world.call(first, Request::Restore { secret }).await?;
-    let fin: RestoreResult = fin.parse("final restore")?;
-    let final_contacts = contacts_of(&fin.payload.0)?;
-    let h = History {
-        ops: ops.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        final_contacts: Some(final_contacts),
+    let final_contacts = if first_err.is_none() {
+        let fin = world.call(first, Request::Restore { secret }).await?;
+        let fin: RestoreResult = fin.parse("final restore")?;
+        Some(contacts_of(&fin.payload.0)?)
+    } else {
+        None
     };
+    let (exchanges, overflow) = proxy.take_exchanges();
+    if overflow > 0 {
+        return Err(Verdict::Error(format!(
+            "the client proxy recorded only {RECORD_LIMIT} of {} exchanges: the history would have holes",
+            RECORD_LIMIT + overflow
+        )));
+    }
+    let claims = std::mem::take(&mut *claims.lock().unwrap_or_else(|p| p.into_inner()));
+    let h = history_of(&exchanges, claims, clock, final_contacts)?;
     let _ = std::fs::write(
         world.dir.join("history.json"),
         serde_json::to_vec_pretty(&h).unwrap_or_default(),
     );
-    match history::check(&h) {
-        Ok(summary) => {
-            // How many writes won depends on scheduling; the report's deterministic part
-            // says only what was checked, the counts go to the log and history.json.
-            tracing::info!(user, writers, updates, "{summary}");
-            Ok(DriverStats {
-                note: "history consistent: no lost update, unique versions, no stale read".into(),
-            })
+    let seen = history::concurrency(&h);
+    // A writer that failed is reported after the checker had its say: a 5xx the client
+    // stumbled over is named with the request that got it.
+    tracing::info!(user, writers, updates, readers, "stress: {seen}");
+    let summary = match history::check(&h) {
+        Ok(summary) => summary,
+        Err(v) => {
+            return Err(Verdict::fail(
+                "a consistent history (no 5xx, no lost update, unique versions, no stale or mismatched read)",
+                v.to_string(),
+                format!("history checker: {}", v.rule),
+            ));
         }
-        Err(v) => Err(Verdict::fail(
-            "a consistent history (no lost update, unique versions, no stale read)",
-            v.to_string(),
-            format!("history checker: {}", v.rule),
-        )),
+    };
+    if let Some(v) = first_err {
+        return Err(v);
+    }
+    if seen.conflicts == 0 || seen.overlapping_writes == 0 || seen.overlapping_reads == 0 {
+        return Err(Verdict::fail(
+            "at least one conflict (409), two overlapping write attempts and one read overlapping a write",
+            seen.to_string(),
+            "a history without races proves nothing about them: the case is too small or ran serialized",
+        ));
+    }
+    tracing::info!(user, "{summary}");
+    Ok(DriverStats {
+        // How many races were seen depends on scheduling; the report's deterministic part
+        // says only what was checked, the counts go to the log and history.json.
+        note: "history consistent and concurrent: no 5xx, no lost update, unique versions, no stale or mismatched read; conflicts and overlapping reads observed".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backproof_faults::Exchange;
+
+    fn ex(
+        clock: Instant,
+        method: &str,
+        if_match: Option<&str>,
+        status: Option<u16>,
+        etag: Option<&str>,
+        body: &str,
+    ) -> Exchange {
+        Exchange {
+            peer: "127.0.0.1:4000".parse().unwrap(),
+            method: method.into(),
+            target: "/v1/backup".into(),
+            if_match: if_match.map(str::to_string),
+            request_sha256: "sent".into(),
+            started: clock + Duration::from_micros(10),
+            finished: clock + Duration::from_micros(20),
+            status,
+            etag: etag.map(str::to_string),
+            response_sha256: "answered".into(),
+            response_body: Some(bytes::Bytes::from(body.to_string())),
+        }
+    }
+
+    #[test]
+    fn exchanges_become_what_was_sent_and_got() {
+        let clock = Instant::now();
+        let exchanges = [
+            ex(
+                clock,
+                "POST",
+                Some("\"2\""),
+                Some(200),
+                Some("\"3\""),
+                r#"{"version":3,"sha256":"acked"}"#,
+            ),
+            ex(clock, "POST", None, Some(409), None, "{}"),
+            ex(clock, "POST", Some("*"), Some(503), None, ""),
+            ex(clock, "GET", None, Some(200), Some("\"3\""), ""),
+            ex(clock, "GET", None, Some(500), None, ""),
+            ex(clock, "GET", None, None, None, ""),
+            ex(clock, "GET", None, Some(304), None, ""),
+            Exchange {
+                target: "/healthz".into(),
+                ..ex(clock, "GET", None, Some(200), None, "")
+            },
+        ];
+        let h = history_of(&exchanges, vec![], clock, None).unwrap();
+        let kinds: Vec<OpKind> = h.ops.into_iter().map(|o| o.kind).collect();
+        let write = |precondition, result| OpKind::Write {
+            precondition,
+            sha256: Some("sent".into()),
+            adds: vec![],
+            result,
+        };
+        assert_eq!(
+            kinds,
+            [
+                write(
+                    Precondition::IfMatch(2),
+                    WriteResult::Ack {
+                        version: 3,
+                        sha256: Some("acked".into())
+                    }
+                ),
+                write(Precondition::Create, WriteResult::Rejected),
+                write(
+                    Precondition::Unknown,
+                    WriteResult::ServerError { status: 503 }
+                ),
+                OpKind::Read {
+                    result: ReadResult::Ok {
+                        version: 3,
+                        sha256: "answered".into()
+                    }
+                },
+                OpKind::Read {
+                    result: ReadResult::Status { status: 500 }
+                },
+                OpKind::Read {
+                    result: ReadResult::Failed
+                },
+            ]
+        );
+        // An acknowledged write that names no version is a failure, not a guess.
+        let bad = [ex(clock, "POST", None, Some(201), None, "{}")];
+        assert!(matches!(
+            history_of(&bad, vec![], clock, None),
+            Err(Verdict::Fail { .. })
+        ));
     }
 }

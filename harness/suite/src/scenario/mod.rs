@@ -30,6 +30,8 @@ pub struct Infra {
     /// `None` when the server is given by URL (it has storage of its own).
     pub stack: Option<Stack>,
     pub target: Target,
+    /// `backproof run --thorough`: the stress driver's large sizes.
+    pub thorough: bool,
 }
 
 /// The capabilities a scenario needs: `requires` plus the ones its steps imply.
@@ -224,8 +226,18 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
         .map(|a| (a.name.clone(), a.user.clone()))
         .collect();
     let mut all_actors = actors.clone();
-    if let Some(Driver::Stress { writers, user, .. }) = &s.driver {
-        for i in 0..*writers {
+    if let Some(Driver::Stress {
+        writers,
+        thorough_writers,
+        user,
+        ..
+    }) = &s.driver
+    {
+        let writers = match thorough_writers {
+            Some(w) if infra.thorough => *w,
+            _ => *writers,
+        };
+        for i in 0..writers {
             all_actors.push((format!("w{i}"), user.clone()));
         }
     }
@@ -250,9 +262,25 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
             updates,
             secret,
             user,
+            thorough_writers,
+            thorough_updates,
+            readers,
         }) = &s.driver
         {
-            let st = drivers::stress(world.clone(), *writers, *updates, secret, user).await?;
+            let (writers, updates) = if infra.thorough {
+                (
+                    thorough_writers.unwrap_or(*writers),
+                    thorough_updates.unwrap_or(*updates),
+                )
+            } else {
+                (*writers, *updates)
+            };
+            let size = drivers::StressSize {
+                writers,
+                updates,
+                readers: *readers,
+            };
+            let st = drivers::stress(world.clone(), size, secret, user).await?;
             note = Some(st.note);
         }
         Ok((acceptable, note))
@@ -326,7 +354,7 @@ offset = 3
 
     #[test]
     fn filter_globs_over_ids() {
-        let all: Vec<Scenario> = ["protocol/a", "protocol/b", "conflict/stress-16x50"]
+        let all: Vec<Scenario> = ["protocol/a", "protocol/b", "conflict/stress-raw-key"]
             .iter()
             .map(|id| scenario(&format!("id = \"{id}\"\ntitle = \"t\"\nwhy = \"w\"\n")))
             .collect();
@@ -338,7 +366,7 @@ offset = 3
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids("protocol/*"), ["protocol/a", "protocol/b"]);
-        assert_eq!(ids("*stress*"), ["conflict/stress-16x50"]);
+        assert_eq!(ids("*stress*"), ["conflict/stress-raw-key"]);
         assert!(filter(all, Some("[")).is_err());
     }
 }

@@ -796,7 +796,9 @@ pub enum Driver {
         contacts: Vec<String>,
     },
     /// `writers` adapters × `updates` read-modify-write cycles, each adding one contact,
-    /// with a reader recording every version it sees; then the history checker.
+    /// with `readers` raw `GET /v1/backup` loops running meanwhile; every exchange is
+    /// recorded at the client↔server proxy, then the history checker judges it
+    /// (docs/SCENARIOS.md, "The stress driver").
     Stress {
         #[schemars(range(min = 1))]
         writers: usize,
@@ -805,7 +807,23 @@ pub enum Driver {
         #[schemars(with = "SecretShape")]
         secret: Secret,
         user: String,
+        /// `writers` under `backproof run --thorough` (default: `writers`).
+        #[serde(default)]
+        #[schemars(range(min = 1))]
+        thorough_writers: Option<usize>,
+        /// `updates` under `backproof run --thorough` (default: `updates`).
+        #[serde(default)]
+        #[schemars(range(min = 1))]
+        thorough_updates: Option<usize>,
+        /// Concurrent raw readers during the writes.
+        #[serde(default = "default_stress_readers")]
+        #[schemars(range(min = 1))]
+        readers: usize,
     },
+}
+
+fn default_stress_readers() -> usize {
+    4
 }
 
 /// The JSON Schema of a scenario file, as committed in docs/schema/scenario.schema.json.

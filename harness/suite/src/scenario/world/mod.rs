@@ -435,6 +435,12 @@ impl World {
         })
     }
 
+    /// The server's base URL through the client↔server proxy (the stress driver's readers
+    /// go this way so that the proxy records their exchanges).
+    pub(crate) fn client_url(&self) -> &str {
+        &self.client_url
+    }
+
     /// The server's direct URL (raw HTTP steps and the harness's own reads bypass the
     /// client proxy so they never count as steps).
     pub(crate) async fn server_url(&self) -> String {
