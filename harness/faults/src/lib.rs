@@ -302,7 +302,10 @@ struct State {
 struct ArmedRule {
     rule: Rule,
     seen: usize,
-    fired: bool,
+    /// How many matching requests, from the `at`-th on, the fault hits (1 for [`FaultProxy::arm`]).
+    times: usize,
+    /// How many it has hit so far.
+    fired: usize,
 }
 
 #[derive(Debug)]
@@ -426,10 +429,19 @@ impl FaultProxy {
 
     /// Arms a rule for the current exchange; it fires at most once.
     pub fn arm(&self, rule: Rule) {
+        self.arm_window(rule, 1);
+    }
+
+    /// Arms a rule that fires on `times` matching requests in a row, from the `at`-th on
+    /// (`usize::MAX`: until [`FaultProxy::reset`]). A fault window outlasts a client's
+    /// retries, which a single fault does not: an SDK that retries a 503 twice never shows
+    /// its caller the failure of one.
+    pub fn arm_window(&self, rule: Rule, times: usize) {
         lock(&self.shared.state).rules.push(ArmedRule {
             rule,
             seen: 0,
-            fired: false,
+            times: times.max(1),
+            fired: 0,
         });
     }
 
@@ -459,7 +471,7 @@ impl FaultProxy {
 
     /// Whether every armed rule has fired.
     pub fn all_fired(&self) -> bool {
-        lock(&self.shared.state).rules.iter().all(|r| r.fired)
+        lock(&self.shared.state).rules.iter().all(|r| r.fired > 0)
     }
 
     /// Stops accepting connections.
@@ -698,12 +710,12 @@ async fn handle(
             let index = st.steps.len() + 1;
             let mut fault = None;
             for armed in st.rules.iter_mut() {
-                if armed.fired || !armed.rule.matching.matches(&method, &pattern) {
+                if armed.fired >= armed.times || !armed.rule.matching.matches(&method, &pattern) {
                     continue;
                 }
                 armed.seen += 1;
-                if armed.seen == armed.rule.at && fault.is_none() {
-                    armed.fired = true;
+                if armed.seen >= armed.rule.at && fault.is_none() {
+                    armed.fired += 1;
                     fault = Some(armed.rule.fault.clone());
                 }
             }

@@ -498,6 +498,24 @@ pub enum FaultKind {
     Status,
     /// Forward after `ms` milliseconds (default 100).
     Delay,
+    /// Disarm every fault of the proxy (ends an open window; `at` is ignored).
+    Clear,
+}
+
+/// How an `http` step sends its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// An HTTP client library (reqwest).
+    #[default]
+    Client,
+    /// Raw HTTP/1.1 on one connection, reading the answer while the body is still being
+    /// written: an early answer is seen even if the server then resets.
+    Duplex,
+    /// Raw HTTP/1.1 from a plain blocking socket: the whole body is written first, then the
+    /// answer is read, as most simple clients do. An early answer reaches it only if the
+    /// server keeps reading after answering (docs/API.md, "Early answers").
+    Blocking,
 }
 
 /// Before or after the proxy forwards the armed request.
@@ -718,6 +736,13 @@ pub enum Step {
         /// Remember the body under this label.
         #[serde(default)]
         save_body: Option<String>,
+        /// How the request is sent (`client`, `duplex` or `blocking`).
+        #[serde(default)]
+        transport: Transport,
+        /// Send the request this many times, each on a new connection; every try must pass.
+        #[serde(default)]
+        #[schemars(range(min = 1))]
+        tries: Option<u32>,
     },
     /// Damage or inspect the object that holds `user`'s current backup, on S3 directly.
     Storage {
@@ -741,7 +766,8 @@ pub enum Step {
     /// Arm a fault on a proxy for the next exchange.
     Fault {
         proxy: Proxy,
-        /// 1-based step of the exchange.
+        /// 1-based step of the exchange (default 1).
+        #[serde(default = "first_step")]
         #[schemars(range(min = 1))]
         at: usize,
         fault: FaultKind,
@@ -758,6 +784,10 @@ pub enum Step {
         /// Count only requests with this method.
         #[serde(default)]
         method: Option<String>,
+        /// Hit this many matching requests in a row from the `at`-th on (default 1); 0 =
+        /// every one until a `clear` fault step (a window longer than any retries).
+        #[serde(default)]
+        count: Option<usize>,
     },
     /// Start the server or an actor's adapter again (same database, same state dir).
     Restart {
@@ -765,6 +795,10 @@ pub enum Step {
         #[serde(default)]
         actor: Option<String>,
     },
+}
+
+fn first_step() -> usize {
+    1
 }
 
 fn default_method() -> String {

@@ -28,7 +28,11 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             status,
             ms,
             method,
+            count,
         } => {
+            let p = world.proxy(*proxy)?;
+            // Every fault step starts a new exchange: what an earlier one armed is gone.
+            p.reset();
             let when = When::from(*when);
             let f = match fault {
                 FaultKind::KillClient => {
@@ -49,17 +53,24 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 FaultKind::Drop => Fault::Drop { when },
                 FaultKind::Status => Fault::Status(status.unwrap_or(503)),
                 FaultKind::Delay => Fault::Delay(Duration::from_millis(ms.unwrap_or(100))),
+                FaultKind::Clear => return Ok(None),
             };
-            let p = world.proxy(*proxy)?;
-            p.reset();
-            p.arm(Rule {
-                at: *at,
-                matching: StepMatch {
-                    method: method.clone(),
-                    pattern_prefix: None,
+            let times = match count {
+                None => 1,
+                Some(0) => usize::MAX,
+                Some(n) => *n,
+            };
+            p.arm_window(
+                Rule {
+                    at: *at,
+                    matching: StepMatch {
+                        method: method.clone(),
+                        pattern_prefix: None,
+                    },
+                    fault: f,
                 },
-                fault: f,
-            });
+                times,
+            );
             Ok(None)
         }
         Step::Restart { target, actor } => {
