@@ -49,6 +49,25 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Timeout of one HTTP exchange.
     pub request_timeout: Duration,
+    /// Deliberate defects, all off by default: only for proving that the suite catches them
+    /// (docs/ADAPTER.md, "Broken variants of the reference adapter").
+    #[doc(hidden)]
+    pub broken: Broken,
+}
+
+/// Deliberately broken behaviours of the reference client. A client that ships any of them
+/// is insecure or loses data; the suite must fail it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Broken {
+    /// Every seal uses one fixed nonce: two blobs under one key leak the XOR of their
+    /// plaintexts and the GHASH key.
+    pub fixed_nonce: bool,
+    /// Every seal uses one fixed salt: one passphrase always derives one key.
+    pub fixed_salt: bool,
+    /// `rotate` skips its "already rotated?" check, so a retried rotation whose first
+    /// attempt landed fails with `wrong_key`.
+    pub rotate_not_idempotent: bool,
 }
 
 impl Default for ClientConfig {
@@ -61,6 +80,7 @@ impl Default for ClientConfig {
             max_conflict_attempts: 8,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            broken: Broken::default(),
         }
     }
 }
@@ -208,11 +228,27 @@ impl Client {
         }
     }
 
+    /// A fresh random salt for a seal (a fixed one in the `fixed_salt` broken variant).
+    pub fn fresh_salt(&self) -> Result<[u8; 16], ClientError> {
+        if self.config.broken.fixed_salt {
+            return Ok([0x5a; 16]);
+        }
+        random_salt()
+    }
+
+    /// A fresh random nonce for a seal (a fixed one in the `fixed_nonce` broken variant).
+    pub fn fresh_nonce(&self) -> Result<[u8; 12], ClientError> {
+        if self.config.broken.fixed_nonce {
+            return Ok([0xa5; 12]);
+        }
+        random_nonce()
+    }
+
     /// Seals `plaintext` with the client's own KDF parameters and a fresh random salt and
     /// nonce.
     pub fn seal(&self, secret: &Secret, plaintext: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let salt = random_salt()?;
-        let nonce = random_nonce()?;
+        let salt = self.fresh_salt()?;
+        let nonce = self.fresh_nonce()?;
         Ok(backproof_format::seal(
             secret,
             &self.config.kdf,
@@ -247,9 +283,9 @@ impl Client {
         // yield one key across blobs stored over time; at most one of these attempts is
         // ever stored, the others were refused by the server, and the next call draws a new
         // salt. The header (salt, parameters, key check) is the same in every attempt.
-        let key = SealingKey::derive(secret, &self.config.kdf, &random_salt()?)?;
+        let key = SealingKey::derive(secret, &self.config.kdf, &self.fresh_salt()?)?;
         for attempt in 1..=max {
-            let blob = key.seal(&random_nonce()?, &upload)?;
+            let blob = key.seal(&self.fresh_nonce()?, &upload)?;
             match self.http.post(server, &blob, expected).await? {
                 PostResult::Stored(version) => {
                     self.remember(server, version)?;
@@ -320,7 +356,12 @@ impl Client {
         for _ in 0..max {
             let (blob, version) = self.fetch(server).await?;
             let header = backproof_format::parse_header(&blob)?;
-            match backproof_format::check_key(&header, new, &self.config.policy) {
+            let check = if self.config.broken.rotate_not_idempotent {
+                Err(backproof_format::Error::WrongKey)
+            } else {
+                backproof_format::check_key(&header, new, &self.config.policy)
+            };
+            match check {
                 Ok(()) => {
                     // Already rotated; opening fully proves the blob is intact too.
                     backproof_format::open(new, &blob, &self.config.policy)?;

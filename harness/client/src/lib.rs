@@ -23,8 +23,8 @@ mod retry;
 mod state;
 
 pub use client::{
-    BackupOutcome, Candidate, Client, ClientConfig, Recovered, Restored, RotateOutcome, Server,
-    random_nonce, random_salt,
+    BackupOutcome, Broken, Candidate, Client, ClientConfig, Recovered, Restored, RotateOutcome,
+    Server, random_nonce, random_salt,
 };
 pub use error::ClientError;
 pub use retry::RetryPolicy;

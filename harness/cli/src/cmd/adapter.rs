@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use backproof_client::ClientConfig;
 use backproof_client::adapter::{AdapterConfig, serve};
+use backproof_client::{Broken, ClientConfig, RetryPolicy};
 use backproof_format::KdfParams;
 
 /// Speak the adapter protocol on stdin/stdout until stdin closes.
@@ -31,6 +31,20 @@ pub struct WriterArgs {
     /// `{"m_cost", "t_cost", "p_cost"}` object, or one `m=..,t=..,p=..` line.
     #[arg(long, value_name = "FILE", conflicts_with = "kdf")]
     pub kdf_file: Option<PathBuf>,
+    /// Broken variant: answer `network`/`server_error` on the first transient failure
+    /// instead of retrying inside the call (a valid design the suite grades
+    /// `pass-acceptable`; docs/ADAPTER.md, "Broken variants of the reference adapter").
+    #[arg(long, hide = true)]
+    pub no_internal_retries: bool,
+    /// Broken variant: every seal uses one fixed nonce.
+    #[arg(long, hide = true)]
+    pub unsafe_fixed_nonce: bool,
+    /// Broken variant: every seal uses one fixed salt.
+    #[arg(long, hide = true)]
+    pub unsafe_fixed_salt: bool,
+    /// Broken variant: a retried rotation does not recognise that it already happened.
+    #[arg(long, hide = true)]
+    pub unsafe_rotate_not_idempotent: bool,
 }
 
 impl WriterArgs {
@@ -39,8 +53,16 @@ impl WriterArgs {
     pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
         let mut config = ClientConfig {
             state_dir: self.state_dir.clone(),
+            broken: Broken {
+                fixed_nonce: self.unsafe_fixed_nonce,
+                fixed_salt: self.unsafe_fixed_salt,
+                rotate_not_idempotent: self.unsafe_rotate_not_idempotent,
+            },
             ..ClientConfig::default()
         };
+        if self.no_internal_retries {
+            config.retry = RetryPolicy::NONE;
+        }
         match (self.kdf, &self.kdf_file) {
             (Some(k), _) => config.kdf = k,
             (None, Some(path)) => {

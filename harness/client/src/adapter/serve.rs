@@ -10,7 +10,7 @@ use backproof_format::payload;
 use backproof_format::{ErrorClass, KdfParams};
 
 use super::protocol::*;
-use crate::client::{Candidate, Client, ClientConfig, random_nonce, random_salt};
+use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
 
 /// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
@@ -247,13 +247,13 @@ async fn dispatch(
             let kdf: KdfParams = r.kdf.map(Into::into).unwrap_or(client.config().kdf);
             let salt = match r.salt {
                 Some(s) => s.0,
-                None => random_salt()?.to_vec(),
+                None => client.fresh_salt()?.to_vec(),
             };
             let nonce: [u8; 12] = match r.nonce {
                 Some(n) => n.0.try_into().map_err(|n: Vec<u8>| {
                     OpError::malformed(format!("`nonce` must be 12 bytes, got {}", n.len()))
                 })?,
-                None => random_nonce()?,
+                None => client.fresh_nonce()?,
             };
             let blob =
                 backproof_format::seal(&r.secret.to_secret(), &kdf, &salt, &nonce, &r.plaintext.0)?;

@@ -56,6 +56,9 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
         Step::OpenStored { .. } => {
             r.insert(Capability::Op(Op::Open));
         }
+        Step::Seal { .. } => {
+            r.insert(Capability::Op(Op::Seal));
+        }
         Step::Storage { .. } => {
             r.insert(Capability::StorageAccess);
         }
@@ -79,7 +82,9 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
             target: RestartTarget::Client,
             ..
         }
-        | Step::Http { .. } => {}
+        | Step::Http { .. }
+        | Step::SaveStored { .. }
+        | Step::Distinct { .. } => {}
     };
     for st in &s.steps {
         visit(st);

@@ -55,7 +55,7 @@ pub enum LoadError {
 pub struct Scenario {
     /// `<family>/<name>`, unique across the suite; the family is the folder.
     #[schemars(regex(
-        pattern = r"^(conflict|wrong-passphrase|corrupted-blob|mid-rotation-crash|smart-recovery|protocol)/[a-z0-9][a-z0-9-]*$"
+        pattern = r"^(conflict|wrong-passphrase|corrupted-blob|mid-rotation-crash|smart-recovery|protocol|hygiene)/[a-z0-9][a-z0-9-]*$"
     ))]
     pub id: String,
     /// One line for reports.
@@ -645,6 +645,11 @@ pub enum Step {
         identity: Option<String>,
         #[serde(default)]
         expect: Expect,
+        /// The step's fault is transient (docs/SCENARIOS.md, "Transient faults"): a
+        /// retryable class (`network`, `server_error`) is answered by calling the same op
+        /// again, up to 3 times; success after that is `pass-acceptable`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transient: bool,
     },
     /// Adapter `restore`, with one secret, or with `any_of` (passes if any works).
     Restore {
@@ -672,6 +677,11 @@ pub enum Step {
         new: Secret,
         #[serde(default)]
         expect: Expect,
+        /// The step's fault is transient (docs/SCENARIOS.md, "Transient faults"): a
+        /// retryable class (`network`, `server_error`) is answered by calling the same op
+        /// again, up to 3 times; success after that is `pass-acceptable`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transient: bool,
     },
     /// Adapter `recover`: candidates tried in order through key_check.
     Recover {
@@ -692,6 +702,11 @@ pub enum Step {
         actor: String,
         #[serde(default)]
         expect: Expect,
+        /// The step's fault is transient (docs/SCENARIOS.md, "Transient faults"): a
+        /// retryable class (`network`, `server_error`) is answered by calling the same op
+        /// again, up to 3 times; success after that is `pass-acceptable`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transient: bool,
     },
     /// Adapter `open` on the blob currently stored for `user` (fetched by the harness).
     OpenStored {
@@ -794,6 +809,32 @@ pub enum Step {
         target: RestartTarget,
         #[serde(default)]
         actor: Option<String>,
+    },
+    /// Adapter `seal` of `plaintext` with the writer's own parameters (no salt, no nonce
+    /// given); the blob is remembered under `save`.
+    Seal {
+        actor: String,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
+        /// The plaintext, as text.
+        #[serde(default)]
+        plaintext: String,
+        #[schemars(length(min = 1))]
+        save: String,
+    },
+    /// Remember the blob stored for `user` under `save`: the object on S3 when the harness
+    /// owns the storage (it must equal what GET serves), otherwise what GET serves.
+    SaveStored {
+        user: String,
+        #[schemars(length(min = 1))]
+        save: String,
+    },
+    /// The remembered blobs must pairwise differ in each header `field` (docs/FORMAT.md §1).
+    Distinct {
+        #[schemars(length(min = 2))]
+        blobs: Vec<String>,
+        #[schemars(length(min = 1))]
+        fields: Vec<StorageField>,
     },
 }
 
@@ -980,6 +1021,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("oops") && bad.contains("wrong_key"), "{bad}");
+    }
+
+    #[test]
+    fn transient_is_off_unless_asked_and_existing_steps_still_load() {
+        let base = "do = \"rotate\"\nactor = \"a\"\nold = { passphrase = \"correct horse battery\" }\nnew = { passphrase = \"another fine passphrase\" }\n";
+        let plain: Step = toml::from_str(base).unwrap();
+        assert!(matches!(
+            plain,
+            Step::Rotate {
+                transient: false,
+                ..
+            }
+        ));
+        // Off is not written back, so existing files and the schema's examples round-trip.
+        assert!(!serde_json::to_string(&plain).unwrap().contains("transient"));
+        let t: Step = toml::from_str(&format!("{base}transient = true\n")).unwrap();
+        assert!(matches!(
+            t,
+            Step::Rotate {
+                transient: true,
+                ..
+            }
+        ));
+        assert!(toml::from_str::<Step>(&format!("{base}transient = \"yes\"\n")).is_err());
     }
 
     #[test]

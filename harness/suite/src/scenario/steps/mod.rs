@@ -22,7 +22,10 @@ pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
         | Step::Rotate { .. }
         | Step::Recover { .. }
         | Step::Delete { .. }
-        | Step::OpenStored { .. } => adapter::run(world, step).await,
+        | Step::OpenStored { .. }
+        | Step::Seal { .. }
+        | Step::SaveStored { .. }
+        | Step::Distinct { .. } => adapter::run(world, step).await,
         Step::Http { .. } => http::run(world, step).await,
         Step::Storage { .. } => storage::run(world, step).await,
         Step::Fault { .. } | Step::Restart { .. } => fault::run(world, step).await,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use backproof_client::adapter::protocol::{
     BackupRequest, DeleteRequest, Hex, OpenRequest, RecoverRequest, RestoreRequest, RotateRequest,
+    SealRequest,
 };
 use backproof_client::adapter::{AdapterProcess, DriverError};
 use serde::de::DeserializeOwned;
@@ -42,6 +43,11 @@ pub(crate) enum Request<'a> {
         secret: &'a Secret,
         blob: &'a [u8],
     },
+    /// `seal` with the writer's own parameters and no salt or nonce: the adapter draws them.
+    Seal {
+        secret: &'a Secret,
+        plaintext: &'a [u8],
+    },
 }
 
 impl Request<'_> {
@@ -53,6 +59,7 @@ impl Request<'_> {
             Request::Recover { .. } => Op::Recover,
             Request::Delete => Op::Delete,
             Request::Open { .. } => Op::Open,
+            Request::Seal { .. } => Op::Seal,
         }
     }
 }
@@ -160,6 +167,14 @@ impl World {
                 secret: secret.clone(),
                 blob: Hex(blob.to_vec()),
             }),
+            Request::Seal { secret, plaintext } => serde_json::to_value(SealRequest {
+                profile,
+                secret: secret.clone(),
+                plaintext: Hex(plaintext.to_vec()),
+                kdf: None,
+                salt: None,
+                nonce: None,
+            }),
             Request::Backup { secret, payload } => serde_json::to_value(BackupRequest {
                 profile,
                 server: self.wire_server(&user).await?,
@@ -250,5 +265,46 @@ impl World {
         let a = self.actors.get(actor)?.clone();
         let guard = a.lock().unwrap_or_else(|p| p.into_inner());
         guard.pid()
+    }
+
+    /// Remembers a blob under `label` (the labels `http` steps use too).
+    pub(crate) fn save(&self, label: &str, blob: Vec<u8>) {
+        self.saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(label.to_string(), blob);
+    }
+
+    /// The blob remembered under `label`.
+    pub(crate) fn saved_blob(&self, label: &str) -> Option<Vec<u8>> {
+        self.saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(label)
+            .cloned()
+    }
+
+    /// The blob stored for `user`: the S3 object that holds it when the harness owns the
+    /// storage (found by content: any key layout works), else what GET serves. A served blob
+    /// that no object holds byte for byte is a finding about the server.
+    pub(crate) async fn stored_blob(&self, user: &str) -> Result<Vec<u8>, Verdict> {
+        let (_, served) = self
+            .fetch(user)
+            .await?
+            .ok_or_else(|| Verdict::Error(format!("user {user} has no backup to read")))?;
+        if self.bucket().is_none() {
+            return Ok(served);
+        }
+        for key in self.list_keys().await? {
+            let obj = self.get_object(&key).await?;
+            if obj == served {
+                return Ok(obj);
+            }
+        }
+        Err(Verdict::fail(
+            "an object in storage holding the served blob",
+            "none",
+            "GET /v1/backup serves bytes no stored object holds",
+        ))
     }
 }
