@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::kdf::{derive_ikm, normalize};
+use crate::kdf::{derive_ikm, derive_ikm_normalized, normalize};
 use crate::{Error, KdfParams, Policy};
 
 pub const MAGIC: [u8; 4] = *b"BKPF";
@@ -320,7 +320,7 @@ impl SealingKey {
                         salt.len()
                     )));
                 }
-                let ikm = derive_ikm(&normalized, salt, kdf)?;
+                let ikm = derive_ikm_normalized(&normalized, salt, kdf)?;
                 (KDF_ARGON2ID, *kdf, salt, key_schedule(&ikm))
             }
             Secret::Key(k) => (

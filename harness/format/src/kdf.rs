@@ -122,7 +122,16 @@ pub fn derive_ikm(
     salt: &[u8],
     params: &KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
-    let normalized = normalize(passphrase);
+    derive_ikm_normalized(&normalize(passphrase), salt, params)
+}
+
+/// [`derive_ikm`] for a passphrase that [`normalize`] already produced (sealing normalizes
+/// once to count characters, and passes the result on rather than normalizing again).
+pub(crate) fn derive_ikm_normalized(
+    normalized: &str,
+    salt: &[u8],
+    params: &KdfParams,
+) -> Result<Zeroizing<[u8; 32]>, Error> {
     let mut out = Zeroizing::new([0u8; 32]);
     argon2id_into(
         normalized.as_bytes(),

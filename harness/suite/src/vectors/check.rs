@@ -25,9 +25,12 @@ pub type OpResult<T> = Result<Result<T, ClassError>, String>;
 /// secret type of the harness, shared with the adapter protocol and the scenario files.
 pub use backproof_client::adapter::protocol::Secret as SecretSpec;
 
-/// Parses a vector's secret; `None` if it is neither form.
+/// Parses a vector's secret, or a smart-recovery candidate's (whose `id` sits beside it);
+/// `None` if it is neither form.
 fn secret_of(v: &Value) -> Option<SecretSpec> {
-    serde_json::from_value(v.clone()).ok()
+    let mut fields = v.as_object()?.clone();
+    fields.remove("id");
+    serde_json::from_value(Value::Object(fields)).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
