@@ -33,13 +33,14 @@ pub use merge::{MergeError, Shard, ShardError, merge};
 
 /// The case families, in the order reports list them (docs/SCENARIOS.md). A family not listed here
 /// is still reported, after these, alphabetically.
-pub const FAMILIES: [&str; 7] = [
+pub const FAMILIES: [&str; 8] = [
     "vectors",
     "conflict",
     "wrong-passphrase",
     "corrupted-blob",
     "mid-rotation-crash",
     "smart-recovery",
+    "hygiene",
     "protocol",
 ];
 
