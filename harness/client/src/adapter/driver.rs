@@ -121,6 +121,8 @@ struct Running {
     lines: Receiver<Line>,
     requests: Option<Sender<Vec<u8>>>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// Disconnects when the stderr reader has seen EOF.
+    stderr_done: Receiver<()>,
 }
 
 /// A client under test, as a child process speaking the adapter protocol.
@@ -297,14 +299,19 @@ impl AdapterProcess {
             .spawn(move || write_requests(stdin, req_rx))?;
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let sink = Arc::clone(&stderr);
+        let (done_tx, stderr_done) = mpsc::channel::<()>();
         thread::Builder::new()
             .name("adapter-stderr".into())
-            .spawn(move || keep_tail(stderr_pipe, sink))?;
+            .spawn(move || {
+                keep_tail(stderr_pipe, sink);
+                drop(done_tx);
+            })?;
         self.running = Some(Running {
             child,
             lines: line_rx,
             requests: Some(req_tx),
             stderr,
+            stderr_done,
         });
         self.hello = None;
         Ok(())
@@ -433,6 +440,9 @@ impl AdapterProcess {
                 Ok(Line::Err(e)) => return Err(DriverError::Io(e)),
                 Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
                     let status = wait_briefly(&mut running.child);
+                    // Stdout's EOF can overtake the last stderr bytes of a child that has just
+                    // exited: let the stderr reader drain its pipe before taking the tail.
+                    let _ = running.stderr_done.recv_timeout(Duration::from_secs(2));
                     let stderr = self.stderr_tail_and_stop();
                     return Err(DriverError::Exited {
                         op: op.into(),
