@@ -7,8 +7,7 @@
 #
 # Usage: ci/bench/suite.sh [BINARY] [-- RUN ARGS…]
 #   BINARY    default: ${CARGO_TARGET_DIR:-target}/release/backproof (build it first:
-#             cargo build --release --features failpoints, or the failpoint cases are
-#             `unsupported` and take no time)
+#             cargo build --release)
 #   RUN ARGS  passed to `backproof run`, e.g. -- --jobs 4 or -- --filter 'conflict/*'
 # Env: RUNS (default 3), KEEP=1 keeps the reports (their folder is printed).
 # Exit: 0 every run passed; 1 a run had failing cases (its times are still printed);
@@ -56,7 +55,7 @@ from pathlib import Path
 tmp, runs = Path(sys.argv[1]), int(sys.argv[2])
 # The report's family order (backproof_report::FAMILIES), then any other alphabetically.
 ORDER = ["vectors", "conflict", "wrong-passphrase", "corrupted-blob",
-         "mid-rotation-crash", "smart-recovery", "protocol"]
+         "mid-rotation-crash", "smart-recovery", "hygiene", "protocol"]
 walls, report_walls, families, slowest = [], [], {}, {}
 for i in range(1, runs + 1):
     walls.append(int((tmp / f"run{i}.wall_ms").read_text()))
