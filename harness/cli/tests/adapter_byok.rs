@@ -637,3 +637,73 @@ fn memory_in_mib_writes_64_which_a_correct_reader_refuses() {
         "kdf_params_rejected"
     );
 }
+
+/// The S3 requests one rotation makes, as `METHOD final|temp`, seen by a proxy.
+fn rotation_steps(w: &World, user: &str, flags: &str) -> Vec<String> {
+    let proxy = w.proxy();
+    let store = w.store(user, Some(&proxy.url()));
+    let mut p = adapter(&format!("{FLOOR} {flags}"));
+    call(
+        &mut p,
+        "backup",
+        json!({"store": store, "secret": pass(OLD), "payload": hex(CONFIG)}),
+    )
+    .unwrap();
+    proxy.reset();
+    call(
+        &mut p,
+        "rotate",
+        json!({"store": store, "old": pass(OLD), "new": pass(NEW)}),
+    )
+    .unwrap();
+    let final_path = format!("/{}/{}", w.s3.bucket(), World::final_key(user));
+    let temp_path = format!("/{}/{}", w.s3.bucket(), World::temp_key(user));
+    proxy
+        .steps()
+        .iter()
+        .map(|s| {
+            let path = s.path.split('?').next().unwrap();
+            let object = if path == final_path {
+                "final"
+            } else if path == temp_path {
+                "temp"
+            } else {
+                panic!("unexpected request {}", s.label())
+            };
+            assert_eq!(s.status.map(|c| c < 300), Some(true), "{s}");
+            format!("{} {object}", s.method)
+        })
+        .collect()
+}
+
+#[test]
+fn rotation_follows_the_six_steps_and_the_broken_orders_do_not() {
+    let w = World::new();
+    // open with old, upload temp, read temp back, delete final, upload final, delete temp.
+    assert_eq!(
+        rotation_steps(&w, "ivan", ""),
+        [
+            "GET final",
+            "PUT temp",
+            "GET temp",
+            "DELETE final",
+            "PUT final",
+            "DELETE temp"
+        ]
+    );
+    assert_eq!(
+        rotation_steps(&w, "judy", "--unsafe-byok-delete-final-before-verify"),
+        [
+            "GET final",
+            "PUT temp",
+            "DELETE final",
+            "GET temp",
+            "PUT final",
+            "DELETE temp"
+        ]
+    );
+    assert_eq!(
+        rotation_steps(&w, "mallory", "--unsafe-byok-skip-temp"),
+        ["GET final", "DELETE final", "PUT final"]
+    );
+}
