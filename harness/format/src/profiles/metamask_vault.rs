@@ -44,6 +44,8 @@ pub const SALT_LEN: usize = 32;
 pub const MIN_SALT_LEN: usize = 16;
 pub const MAX_SALT_LEN: usize = 64;
 pub const KEY_LEN: usize = 32;
+/// GCM's limit on one message (2^36 - 32 bytes).
+pub const MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
 
 type Aes256Gcm16 = AesGcm<Aes256, U16>;
 
@@ -184,6 +186,27 @@ pub fn derive_key(password: &str, kdf: &Kdf, salt: &[u8]) -> Result<Zeroizing<[u
     Ok(key)
 }
 
+/// PBKDF2-HMAC-SHA256 without the profile's bounds: for building known-answer vaults that
+/// the codec itself must refuse (a short salt, an excessive count). Readers use
+/// [`derive_key`].
+pub fn pbkdf2_sha256_unchecked(password: &str, salt: &[u8], iterations: u32) -> [u8; KEY_LEN] {
+    let mut key = [0u8; KEY_LEN];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, iterations, &mut key);
+    key
+}
+
+/// AES-256-GCM with a 16-byte IV: `ciphertext ‖ tag`, the decoded `data` member.
+pub fn encrypt_data(key: &[u8; KEY_LEN], iv: &[u8; IV_LEN], msg: &[u8]) -> Vec<u8> {
+    let cipher = Aes256Gcm16::new(&(*key).into());
+    let mut out = msg.to_vec();
+    // GCM refuses only messages beyond 2^36 bytes, which no vault holds.
+    let tag = cipher
+        .encrypt_inout_detached(&Nonce::<U16>::from(*iv), &[], out.as_mut_slice().into())
+        .expect("plaintext below the GCM size limit");
+    out.extend_from_slice(&tag);
+    out
+}
+
 /// Seal a JSON text into a vault, member order and spelling as the library writes them
 /// (`data`, `iv`, `keyMetadata`, `salt`; the legacy form omits `keyMetadata`).
 pub fn seal(password: &str, plaintext: &[u8], params: &SealParams<'_>) -> Result<Vec<u8>, Error> {
@@ -195,7 +218,13 @@ pub fn seal(password: &str, plaintext: &[u8], params: &SealParams<'_>) -> Result
         ));
     }
     let key = derive_key(password, &params.kdf, params.salt)?;
-    let data = gcm_encrypt(&key, &params.iv, plaintext)?;
+    if plaintext.len() as u64 > MAX_PLAINTEXT_LEN {
+        return Err(Error::InvalidInput(format!(
+            "the plaintext is {} bytes, more than AES-GCM can take",
+            plaintext.len()
+        )));
+    }
+    let data = encrypt_data(&key, &params.iv, plaintext);
     let key_metadata = match params.kdf {
         Kdf::Legacy => String::new(),
         Kdf::Pbkdf2 { iterations } => format!(
@@ -344,16 +373,6 @@ pub fn parse(vault: &[u8]) -> Result<Envelope, Error> {
         iv,
         data,
     })
-}
-
-fn gcm_encrypt(key: &[u8; 32], iv: &[u8; IV_LEN], msg: &[u8]) -> Result<Vec<u8>, Error> {
-    let cipher = Aes256Gcm16::new(&(*key).into());
-    let mut out = msg.to_vec();
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::<U16>::from(*iv), &[], out.as_mut_slice().into())
-        .map_err(|_| Error::InvalidInput("plaintext too large for AES-256-GCM".to_owned()))?;
-    out.extend_from_slice(&tag);
-    Ok(out)
 }
 
 fn gcm_decrypt(key: &[u8; 32], iv: &[u8; IV_LEN], data: &[u8]) -> Option<Vec<u8>> {
@@ -612,7 +631,7 @@ mod tests {
     #[test]
     fn authentic_non_json_plaintext_is_corrupted() {
         let key = derive_key(PW, &Kdf::Pbkdf2 { iterations: 2 }, &[7u8; 32]).unwrap();
-        let data = gcm_encrypt(&key, &[9u8; 16], b"not json").unwrap();
+        let data = encrypt_data(&key, &[9u8; 16], b"not json");
         let v = vault(Kdf::Pbkdf2 { iterations: 2 });
         let t = edit(&v, |o| {
             o.insert("data".into(), Value::String(STANDARD.encode(&data)));
