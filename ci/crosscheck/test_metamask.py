@@ -14,7 +14,8 @@ answer:
 - the library draws its own IV, so pinned round trips are checked by opening, and `seal`
   and `rotate` answers are opened again by the library to check their content.
 
-Run from the repository root after `npm ci` in examples/adapters/metamask.
+Run from the repository root after `npm ci` in examples/adapters/metamask; an optional
+argument names another vector file (ci/crosscheck/test_crosscheck.py feeds it broken ones).
 Exit status 0 only when every vector checks.
 """
 
@@ -162,8 +163,9 @@ def check(adapter: Adapter, t: dict) -> str | None:
     return None
 
 
-def main() -> int:
-    doc = json.loads(VECTORS.read_text(encoding="utf-8"))
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else VECTORS
+    doc = json.loads(path.read_text(encoding="utf-8"))
     adapter = Adapter()
     hello = adapter.call("hello")["result"]
     if PROFILE not in hello["profiles"] or not doc["library"].startswith("@metamask/browser-passworder "):
@@ -206,4 +208,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
