@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -323,6 +324,71 @@ def byok_open_order() -> None:
             raise AssertionError(f"{raw!r} parsed")
         except byok.ByokError as e:
             expect(e.cls == "malformed", f"{raw!r}: {e.cls}")
+
+
+# ---------------------------------------------------------------- metamask-vault
+
+REPO_MM = Path(__file__).resolve().parent.parent.parent / "vectors" / "metamask-vault" / "metamask-vault.json"
+MM_LIBRARY = Path(__file__).resolve().parent.parent.parent / "examples" / "adapters" / "metamask" / "node_modules" / "@metamask" / "browser-passworder"
+
+
+def _cheap_mm_doc() -> dict:
+    """The committed file without the vectors at the library's 900000 iterations."""
+    d = json.loads(REPO_MM.read_text(encoding="utf-8"))
+    for g in d["testGroups"]:
+        g["tests"] = [
+            t for t in g["tests"]
+            if t.get("kdf", {}).get("iterations") != 900000 and not (t.get("op") == "rotate" and "kdf" not in t)
+        ]
+    d["numberOfTests"] = sum(len(g["tests"]) for g in d["testGroups"])
+    return d
+
+
+@test
+def the_committed_metamask_file_is_checked_and_a_flipped_result_fails() -> None:
+    d = _cheap_mm_doc()
+    n = d["numberOfTests"]
+    code, out = run_on({"metamask-vault.json": d})
+    expect(code == 0 and f"{n} passed, 0 failed" in out, out)
+    tests = [t for g in d["testGroups"] for t in g["tests"]]
+    next(t for t in tests if t["result"] == "unsupported_kdf")["result"] = "malformed"
+    next(t for t in tests if t.get("op") == "rotate" and t.get("changed") is False)["changed"] = True
+    code, out = run_on({"metamask-vault.json": d})
+    expect(code == 1 and f"{n - 2} passed, 2 failed" in out, out)
+
+
+@test
+def the_library_check_fails_on_a_wrong_expectation_and_a_forgotten_disagreement() -> None:
+    if not MM_LIBRARY.exists():
+        raise AssertionError(f"{MM_LIBRARY} is missing: run `npm ci` in examples/adapters/metamask")
+    full = _cheap_mm_doc()
+    tests = [t for g in full["testGroups"] for t in g["tests"]]
+    # One agreement, one accepted alternative, one recorded disagreement.
+    picked = [
+        next(t for t in tests if "Legacy" in t["flags"] and t["result"] == "ok"),
+        next(t for t in tests if t["result"] == "wrong_key" and "accept" in t),
+        next(t for t in tests if "LibraryLenientBase64" in t["flags"]),
+    ]
+
+    def run(ts: list[dict]) -> tuple[int, str]:
+        doc = dict(full, testGroups=[{"type": "Picked", "tests": ts}], numberOfTests=len(ts))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "v.json")
+            path.write_text(json.dumps(doc))
+            r = subprocess.run(
+                [sys.executable, str(Path(__file__).with_name("test_metamask.py")), str(path)],
+                capture_output=True, text=True, timeout=300,
+            )
+        return r.returncode, r.stdout + r.stderr
+
+    code, out = run(picked)
+    expect(code == 0 and "0 failed" in out, out)
+    broken = json.loads(json.dumps(picked))
+    broken[0]["plaintext"] = "7b7d"  # the library opens to something else
+    broken[1]["accept"] = ["corrupted"]  # it answers wrong_key_or_corrupted
+    del broken[2]["library"]  # the lenient base64 opens where the profile says corrupted
+    code, out = run(broken)
+    expect(code == 1 and "3 failed" in out, out)
 
 
 def main() -> int:

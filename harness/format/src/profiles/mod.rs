@@ -3,3 +3,4 @@
 //! Pure like the rest of the crate: salts, nonces and timestamps come in as arguments.
 
 pub mod byok_json_v1;
+pub mod metamask_vault;

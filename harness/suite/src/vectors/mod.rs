@@ -6,6 +6,7 @@ pub mod byok_json_v1;
 mod check;
 mod generate;
 mod json;
+pub mod metamask_vault;
 
 use std::path::{Path, PathBuf};
 
