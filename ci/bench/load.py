@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load bench of the reference server (docs/PERFORMANCE.md, "Load: 64 clients").
+"""Load bench of the reference server (docs/PERFORMANCE.md, "Load: 64 clients, mixed requests").
 
 64 concurrent clients (8 users x 8 devices, so every backup has 8 competing writers), each
 sending REQUESTS mixed requests one after another on its own keep-alive connection:
