@@ -15,6 +15,8 @@ const USER_OVERRIDE: &str = "protocol/isolation-override-*";
 const STORAGE_LISTS: &str = "protocol/{delete-removes-object,update-leaves-one-object}";
 const S3_WINDOW: &str = "mid-rotation-crash/storage-503-retry";
 const EARLY_ANSWERS: &str = "protocol/body-too-large*";
+const STALLS: &str = "protocol/stall-*";
+const TRICKLE: &str = "protocol/trickle-upload";
 
 /// The cases of `filter` run against the reference with `flag` (none: the reference itself).
 fn run_variant(flag: Option<&str>, filter: &str) -> (tempfile::TempDir, common::RunOut) {
@@ -108,6 +110,34 @@ fn a_server_that_commits_a_failed_s3_write_fails_the_s3_window_case() {
         S3_WINDOW,
         &[S3_WINDOW],
         "unexpected outcome",
+    );
+}
+
+#[test]
+fn a_server_that_answers_a_stalled_body_with_a_5xx_fails_every_stall_case() {
+    // The bug the reference had while its S3 client judged the client's pace: a stalled
+    // upload became 503 "S3 is unreachable", which tells the client to retry elsewhere.
+    caught_exactly(
+        "--server-arg=--unsafe-stall-is-unavailable",
+        STALLS,
+        &[
+            "protocol/stall-chunked",
+            "protocol/stall-create",
+            "protocol/stall-orphan-swept",
+            "protocol/stall-update",
+        ],
+        "status",
+    );
+}
+
+#[test]
+fn a_server_that_cuts_off_a_trickling_body_fails_the_trickle_case() {
+    // The trickle pauses 400 ms between pieces; a 150 ms body timeout cuts it off with 408.
+    caught_exactly(
+        "--server-arg=--body-idle-timeout=150ms",
+        TRICKLE,
+        &[TRICKLE],
+        "status",
     );
 }
 

@@ -65,6 +65,9 @@ pub struct UnsafeFlags {
     pub never_delete_objects: bool,
     /// `?user=NAME` or `X-Backproof-User: NAME` replaces the bearer token's user.
     pub user_override: bool,
+    /// A stalled upload body is answered 503 `storage-unavailable`, as when the S3 client
+    /// judged the client's pace, instead of 408.
+    pub stall_is_unavailable: bool,
 }
 
 /// An async callback for tests that must interleave with a request deterministically.
@@ -241,6 +244,9 @@ pub struct ServerArgs {
     /// Let ?user=NAME or X-Backproof-User: NAME override the bearer token's user.
     #[arg(long, env = "BACKPROOF_UNSAFE_USER_OVERRIDE", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub unsafe_user_override: bool,
+    /// Answer a stalled upload 503 storage-unavailable instead of 408, for proving the suite.
+    #[arg(long, env = "BACKPROOF_UNSAFE_STALL_IS_UNAVAILABLE", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub unsafe_stall_is_unavailable: bool,
 }
 
 impl ServerArgs {
@@ -273,6 +279,7 @@ impl ServerArgs {
                 no_reread_on_get_race: self.unsafe_no_reread_on_get_race,
                 never_delete_objects: self.unsafe_never_delete_objects,
                 user_override: self.unsafe_user_override,
+                stall_is_unavailable: self.unsafe_stall_is_unavailable,
             },
             hooks: Hooks::default(),
         }

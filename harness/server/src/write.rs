@@ -114,6 +114,16 @@ fn body_timeout(idle: Duration, received: u64) -> Problem {
     )
 }
 
+/// The answer to a stalled upload body: 408, or with `--unsafe-stall-is-unavailable` the
+/// 503 the server gave when its S3 client judged the client's pace.
+fn stalled(st: &AppState, idle: Duration, received: u64) -> Problem {
+    if st.config.unsafe_flags.stall_is_unavailable {
+        tracing::warn!("--unsafe-stall-is-unavailable: answering a stalled body 503");
+        return Problem::unavailable("S3");
+    }
+    body_timeout(idle, received)
+}
+
 // ---------------------------------------------------------------------------------------
 // Uploads in progress.
 
@@ -407,7 +417,7 @@ async fn upload_streamed(
         // S3 PUTs are all-or-nothing, but delete anyway in case a store kept a part.
         let _ = storage::delete_object(&st.s3, bucket, key).await;
         return Err(match fault {
-            BodyFault::Idle => body_timeout(idle, count),
+            BodyFault::Idle => stalled(st, idle, count),
             BodyFault::Invalid(why) => Problem::new(ProblemKind::InvalidBody, why),
         });
     }
@@ -464,7 +474,7 @@ async fn upload_spooled(st: &AppState, key: &str, mut body: Body) -> Result<Uplo
     let mut count: u64 = 0;
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
-            Err(_) => return Err(body_timeout(idle, count)),
+            Err(_) => return Err(stalled(st, idle, count)),
             Ok(None) => break,
             Ok(Some(frame)) => frame,
         };

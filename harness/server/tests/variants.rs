@@ -168,3 +168,42 @@ async fn user_override_reads_another_users_backup() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_is_unavailable_answers_a_stalled_body_503() {
+    use std::io::{Read, Write};
+    for broken in [false, true] {
+        let env = Env::start(if broken { "stall503_bad" } else { "stall503" }).await;
+        let mut cfg = env.config();
+        cfg.body_idle_timeout = std::time::Duration::from_secs(1);
+        cfg.unsafe_flags.stall_is_unavailable = broken;
+        let (base, _h) = env.server(cfg).await;
+        let t = token("sol");
+        let a = common::addr(&base);
+        // 500 of 1000 promised bytes, then silence until the server answers.
+        let (status, _, body) = tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(&a).expect("connect");
+            s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+                .unwrap();
+            let head = format!(
+                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+                 Content-Length: 1000\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&blob(3, 500)).unwrap();
+            let mut resp = Vec::new();
+            s.read_to_end(&mut resp).expect("the answer arrives");
+            common::parse_response(&resp)
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        if broken {
+            assert_eq!(status, 503, "{text}");
+            assert!(text.contains("storage-unavailable"), "{text}");
+        } else {
+            assert_eq!(status, 408, "{text}");
+        }
+        assert!(env.rows().await.is_empty(), "nothing committed either way");
+    }
+}

@@ -518,6 +518,23 @@ pub enum Transport {
     Blocking,
 }
 
+/// The pace of a slow client's body on the `duplex` transport (docs/SCENARIOS.md, "Steps").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Pace {
+    /// Send the head and the first `after` bytes of the body as framed on the wire, then
+    /// nothing more, keeping the connection open: the server must answer one of `status`
+    /// or close the connection within 75 s (`pass-acceptable` when it closes unanswered).
+    Stall { after: usize },
+    /// Send the head at once, then the framed body `bytes` at a time, one piece every
+    /// `every_ms` milliseconds.
+    Trickle {
+        #[schemars(range(min = 1))]
+        bytes: usize,
+        every_ms: u64,
+    },
+}
+
 /// Before or after the proxy forwards the armed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -758,6 +775,10 @@ pub enum Step {
         #[serde(default)]
         #[schemars(range(min = 1))]
         tries: Option<u32>,
+        /// How a slow client sends the body (`duplex` transport only): stall part-way or
+        /// trickle it; absent, as fast as the connection takes it.
+        #[serde(default)]
+        pace: Option<Pace>,
     },
     /// Damage or inspect the object that holds `user`'s current backup, on S3 directly.
     Storage {

@@ -15,13 +15,18 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{clip, sha256_hex};
-use crate::scenario::model::{AuthMode, BodyDef, Step, Transport};
+use crate::scenario::model::{AuthMode, BodyDef, Pace, Step, Transport};
 use crate::scenario::verdict::{StepResult, Verdict};
 use crate::scenario::world::{World, http_client};
 
 /// How long a raw exchange may take before it counts as "no answer": generous, the suite
 /// runs on loaded machines and a 2 MiB body is being written meanwhile.
 const RAW_ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
+/// How long a client that stalled its body waits for the server to answer or close: longer
+/// than common servers' body timeouts (nginx's `client_body_timeout` is 60 s), bounded so
+/// that a server which holds a stalled upload open for ever fails instead of hanging the run.
+const STALL_ANSWER_WITHIN: Duration = Duration::from_secs(75);
 
 /// What the server answered.
 #[derive(Debug)]
@@ -57,11 +62,17 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
         status,
         transport,
         tries,
+        pace,
         ..
     } = step
     else {
         return Err(Verdict::Error("not an http step".into()));
     };
+    if pace.is_some() && *transport != Transport::Duplex {
+        return Err(Verdict::Error(
+            "`pace` needs `transport = \"duplex\"`".into(),
+        ));
+    }
     let name_of = |u: &str| world.user_name(u);
     let path = expand_users(path, name_of);
     let mut header_list: Vec<(String, String)> = headers
@@ -121,9 +132,25 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
         let answered = match raw_target(&base, *transport) {
             Some((host, port, base_path)) => {
                 let wire = req.wire(&host, port, &base_path);
-                exchange(*transport, host, port, wire)
-                    .await
-                    .map_err(|f| f.verdict(&expected))
+                match exchange(*transport, host, port, wire, *pace).await {
+                    Ok(a) => Ok(a),
+                    // Closing a stalled upload is as good as refusing it: what it left
+                    // behind is for the next steps to check.
+                    Err(RawFailure::Closed { sent, .. } | RawFailure::Reset { sent, .. })
+                        if matches!(pace, Some(Pace::Stall { .. })) =>
+                    {
+                        note = Some(format!(
+                            "{method} {path}: the server closed the stalled upload without an answer ({sent} request bytes sent)"
+                        ));
+                        continue;
+                    }
+                    Err(f) => Err(f.verdict(&expected)),
+                }
+            }
+            None if pace.is_some() => {
+                return Err(Verdict::Error(format!(
+                    "`pace` needs a plain http:// server; {base} is not"
+                )));
             }
             None => send_with_client(&base, &req).await,
         };
@@ -252,8 +279,12 @@ enum RawFailure {
         total: usize,
         got: usize,
     },
-    /// Nothing complete within [`RAW_ANSWER_WITHIN`].
-    Timeout { sent: usize, total: usize },
+    /// Nothing complete within `within`.
+    Timeout {
+        sent: usize,
+        total: usize,
+        within: Duration,
+    },
     /// No connection, or an answer that is not HTTP.
     Other(String),
 }
@@ -279,11 +310,15 @@ impl RawFailure {
                 ),
                 "closed without an answer",
             ),
-            RawFailure::Timeout { sent, total } => Verdict::fail(
+            RawFailure::Timeout {
+                sent,
+                total,
+                within,
+            } => Verdict::fail(
                 expected,
                 format!(
                     "no complete answer within {} s, {sent} of {total} request bytes sent",
-                    RAW_ANSWER_WITHIN.as_secs()
+                    within.as_secs()
                 ),
                 "no answer",
             ),
@@ -378,19 +413,46 @@ async fn exchange(
     host: String,
     port: u16,
     wire: Vec<u8>,
+    pace: Option<Pace>,
 ) -> Result<Answer, RawFailure> {
     match transport {
         Transport::Blocking => tokio::task::spawn_blocking(move || blocking(&host, port, &wire))
             .await
             .map_err(|e| RawFailure::Other(format!("the blocking client panicked: {e}")))?,
-        _ => duplex(&host, port, wire).await,
+        _ => duplex(&host, port, wire, pace).await,
     }
 }
 
 /// Writes the request in a task while reading the answer: an answer the server sends
-/// before the body is complete is read as it arrives.
-async fn duplex(host: &str, port: u16, wire: Vec<u8>) -> Result<Answer, RawFailure> {
+/// before the body is complete is read as it arrives. `pace` slows the body down: a stall
+/// sends part of it and then nothing, a trickle sends it piece by piece.
+async fn duplex(
+    host: &str,
+    port: u16,
+    wire: Vec<u8>,
+    pace: Option<Pace>,
+) -> Result<Answer, RawFailure> {
     let total = wire.len();
+    let head_len = wire
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(total, |i| i + 4);
+    // What goes at once, then the pieces of the rest and the pause before each.
+    let (at_once, piece, every) = match pace {
+        None => (total, total.max(1), Duration::ZERO),
+        Some(Pace::Stall { after }) => {
+            ((head_len + after).min(total), total.max(1), Duration::ZERO)
+        }
+        Some(Pace::Trickle { bytes, every_ms }) => {
+            (head_len, bytes.max(1), Duration::from_millis(every_ms))
+        }
+    };
+    let stalled = matches!(pace, Some(Pace::Stall { .. }));
+    let within = match pace {
+        Some(Pace::Stall { .. }) => STALL_ANSWER_WITHIN,
+        // The bound counts from the start: the trickle's own duration comes on top.
+        _ => RAW_ANSWER_WITHIN + every * (total - at_once).div_ceil(piece) as u32,
+    };
     let stream = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| RawFailure::Other(format!("cannot connect to {host}:{port}: {e}")))?;
@@ -398,11 +460,21 @@ async fn duplex(host: &str, port: u16, wire: Vec<u8>) -> Result<Answer, RawFailu
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
     let writer = tokio::spawn(async move {
-        for c in wire.chunks(16 * 1024) {
+        for c in wire[..at_once].chunks(16 * 1024) {
             if wr.write_all(c).await.is_err() {
                 return;
             }
             counter.fetch_add(c.len(), Ordering::Relaxed);
+        }
+        if !stalled {
+            for c in wire[at_once..].chunks(piece) {
+                // Pacing, not waiting for anything: the pause is what the case is about.
+                tokio::time::sleep(every).await;
+                if wr.write_all(c).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(c.len(), Ordering::Relaxed);
+            }
         }
         // Keep the write side open until the reader is done: a FIN is not part of the test.
         std::future::pending::<()>().await;
@@ -430,11 +502,12 @@ async fn duplex(host: &str, port: u16, wire: Vec<u8>) -> Result<Answer, RawFailu
             }
         }
     };
-    let out = match tokio::time::timeout(RAW_ANSWER_WITHIN, read).await {
+    let out = match tokio::time::timeout(within, read).await {
         Ok(r) => r,
         Err(_) => Err(RawFailure::Timeout {
             sent: sent.load(Ordering::Relaxed),
             total,
+            within,
         }),
     };
     writer.abort();
@@ -484,7 +557,11 @@ fn blocking(host: &str, port: u16, wire: &[u8]) -> Result<Answer, RawFailure> {
             e.kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         ) {
-            RawFailure::Timeout { sent, total }
+            RawFailure::Timeout {
+                sent,
+                total,
+                within: RAW_ANSWER_WITHIN,
+            }
         } else {
             RawFailure::Other(e.to_string())
         });
@@ -515,7 +592,11 @@ fn blocking(host: &str, port: u16, wire: &[u8]) -> Result<Answer, RawFailure> {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(RawFailure::Timeout { sent, total });
+                return Err(RawFailure::Timeout {
+                    sent,
+                    total,
+                    within: RAW_ANSWER_WITHIN,
+                });
             }
             Err(e) => return Err(RawFailure::Other(e.to_string())),
         }
@@ -779,7 +860,7 @@ mod tests {
         wire: Vec<u8>,
     ) -> Result<Answer, RawFailure> {
         let (port, h) = server(manners);
-        let out = exchange(transport, "127.0.0.1".into(), port, wire).await;
+        let out = exchange(transport, "127.0.0.1".into(), port, wire, None).await;
         tokio::task::spawn_blocking(move || h.join().unwrap())
             .await
             .unwrap();
