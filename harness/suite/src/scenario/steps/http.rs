@@ -459,10 +459,20 @@ async fn duplex(
     let (mut rd, mut wr) = stream.into_split();
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
+    // Linux reports a reset once: when the writer takes it, the reader then sees a plain
+    // end of stream. Keep the writer's error so the reader can tell a reset from a FIN.
+    let write_reset: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let reset_seen = write_reset.clone();
     let writer = tokio::spawn(async move {
+        let failed = |e: std::io::Error| {
+            if is_reset(&e) {
+                *reset_seen.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("writing: {e}"));
+            }
+        };
         for c in wire[..at_once].chunks(16 * 1024) {
-            if wr.write_all(c).await.is_err() {
-                return;
+            if let Err(e) = wr.write_all(c).await {
+                return failed(e);
             }
             counter.fetch_add(c.len(), Ordering::Relaxed);
         }
@@ -470,8 +480,8 @@ async fn duplex(
             for c in wire[at_once..].chunks(piece) {
                 // Pacing, not waiting for anything: the pause is what the case is about.
                 tokio::time::sleep(every).await;
-                if wr.write_all(c).await.is_err() {
-                    return;
+                if let Err(e) = wr.write_all(c).await {
+                    return failed(e);
                 }
                 counter.fetch_add(c.len(), Ordering::Relaxed);
             }
@@ -484,7 +494,32 @@ async fn duplex(
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             match rd.read(&mut chunk).await {
-                Ok(0) => return end_of_stream(&buf, sent.load(Ordering::Relaxed), total),
+                Ok(0) => {
+                    let sent = sent.load(Ordering::Relaxed);
+                    let closed = end_of_stream(&buf, sent, total);
+                    if !matches!(closed, Err(RawFailure::Closed { .. })) {
+                        return closed;
+                    }
+                    // A writer still busy when the reset came ends within moments; one that
+                    // wrote everything waits forever and means a FIN. Only the failure path
+                    // waits, and a late writer only changes the reason, not the verdict.
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                    while !writer.is_finished() && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    let reset = write_reset
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    return match reset {
+                        Some(detail) => Err(RawFailure::Reset {
+                            sent,
+                            total,
+                            detail,
+                        }),
+                        None => closed,
+                    };
+                }
                 Ok(n) => {
                     buf.extend_from_slice(&chunk[..n]);
                     if let Some(a) = parse_answer(&buf, false).map_err(RawFailure::Other)? {

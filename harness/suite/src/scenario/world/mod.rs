@@ -113,6 +113,8 @@ impl From<WorldError> for Verdict {
 #[derive(Debug)]
 pub struct World {
     server: tokio::sync::Mutex<ServerProc>,
+    /// Keeps the server's port ours while the server is down between a kill and a restart.
+    _port: Option<PortLease>,
     client_proxy: FaultProxy,
     /// The server's base URL as the client sees it: through the client proxy.
     client_url: String,
@@ -159,9 +161,62 @@ fn scenario_dir() -> Result<tempfile::TempDir, WorldError> {
         .tempdir()?)
 }
 
-fn free_port() -> Result<u16, WorldError> {
+/// A loopback port reserved for one world's server for the world's whole life, across
+/// server restarts.
+///
+/// A port taken from `bind(0)` and released is up for grabs again: while a crash case's
+/// server is down, another world (of this run or of a parallel one) could be given the same
+/// port, its server would answer our health check, and the case would talk to the wrong
+/// server (seen as a stray 401). So ports come from below the kernel's ephemeral range,
+/// which `bind(0)` and outgoing connections never use, and each is claimed by binding an
+/// abstract Unix socket named after it, which every backproof process respects and the
+/// kernel releases when the holder dies.
+#[derive(Debug)]
+pub(crate) struct PortLease {
+    port: u16,
+    _claim: Option<std::os::unix::net::UnixListener>,
+}
+
+impl PortLease {
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+fn free_port() -> Result<PortLease, WorldError> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Below the ephemeral range, above the well-known and the usual service ports.
+    let (low, high) = (ephemeral_low.saturating_sub(12_000).max(10_000), ephemeral_low);
+    if high > low {
+        for _ in 0..500 {
+            let mut r = [0u8; 2];
+            let _ = getrandom::fill(&mut r);
+            let port = low + u16::from_le_bytes(r) % (high - low);
+            let Ok(name) = SocketAddr::from_abstract_name(format!("backproof-port-{port}")) else {
+                break;
+            };
+            let Ok(claim) = UnixListener::bind_addr(&name) else {
+                continue; // another world holds it
+            };
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(PortLease {
+                    port,
+                    _claim: Some(claim),
+                });
+            }
+        }
+    }
+    // No range below the ephemeral one (an unusual sysctl): the old way, with its race.
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    Ok(PortLease {
+        port: l.local_addr()?.port(),
+        _claim: None,
+    })
 }
 
 fn random_hex(n: usize) -> String {
@@ -255,9 +310,10 @@ impl World {
             ),
             ("BACKPROOF_AUTH_SECRET".to_string(), auth_secret.clone()),
         ];
+        let lease = free_port()?;
         let mut server = ServerProc::new(
             target.server.clone(),
-            free_port()?,
+            lease.port(),
             env,
             extra_args.to_vec(),
             once_env.to_vec(),
@@ -267,6 +323,7 @@ impl World {
         let dir = scenario_dir()?;
         let world = World {
             server: tokio::sync::Mutex::new(server),
+            _port: Some(lease),
             client_url: client_proxy.url(),
             client_proxy,
             storage: Some(Storage {
@@ -310,6 +367,7 @@ impl World {
         let dir = scenario_dir()?;
         Ok(World {
             server: tokio::sync::Mutex::new(server),
+            _port: None,
             client_url: format!("{}{base_path}", client_proxy.url()),
             client_proxy,
             storage: None,
@@ -562,7 +620,32 @@ async fn clear_account(
 
 #[cfg(test)]
 mod tests {
-    use super::etag_version;
+    use super::{etag_version, free_port};
+
+    #[test]
+    fn a_leased_port_is_never_leased_twice_and_stays_out_of_the_ephemeral_range() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let leases: Vec<_> = (0..200).map(|_| free_port().unwrap()).collect();
+        let mut ports: Vec<u16> = leases.iter().map(|l| l.port()).collect();
+        assert!(ports.iter().all(|&p| p < low), "{ports:?} vs {low}");
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), leases.len(), "a port was leased twice");
+        // The claim is what other processes see: taken while leased, free once dropped.
+        use std::os::linux::net::SocketAddrExt;
+        let p = leases[0].port();
+        let name = std::os::unix::net::SocketAddr::from_abstract_name(format!("backproof-port-{p}"))
+            .unwrap();
+        assert!(std::os::unix::net::UnixListener::bind_addr(&name).is_err());
+        drop(leases);
+        assert!(std::os::unix::net::UnixListener::bind_addr(&name).is_ok());
+    }
 
     #[test]
     fn etags_are_strict() {
