@@ -23,6 +23,10 @@ KEY = "00" * 31 + "01"
 SERVER = {"url": "http://127.0.0.1:8080", "token": "bpt1.alice.xyz"}
 KDF = {"m_cost": 7168, "t_cost": 5, "p_cost": 1}
 PASS = {"passphrase": "correct horse battery staple"}
+BYOK = "byok-json-v1"
+STORE = {"kind": "object-store", "endpoint": "http://127.0.0.1:9000", "bucket": "backproof",
+         "region": "us-east-1", "access_key": "AKIA", "secret_key": "s3cr3t", "prefix": "case-17/",
+         "user": "alice"}
 
 # (description, request object, valid?)
 REQUESTS: list[tuple[str, object, bool]] = [
@@ -53,6 +57,8 @@ REQUESTS: list[tuple[str, object, bool]] = [
     ),
     ("recover no candidates", {"id": 8, "op": "recover", "profile": "v1", "server": SERVER, "candidates": []}, True),
     ("delete", {"id": 9, "op": "delete", "profile": "v1", "server": SERVER}, True),
+    ("delete without profile (v1)", {"id": 9, "op": "delete", "server": SERVER}, True),
+    ("profile null (v1)", {"id": 9, "op": "delete", "profile": None, "server": SERVER}, True),
     ("profile v2 parses (answered unsupported_version)", {"id": 9, "op": "delete", "profile": "v2", "server": SERVER}, True),
     # invalid
     ("not an object", [1, 2], False),
@@ -84,7 +90,43 @@ REQUESTS: list[tuple[str, object, bool]] = [
                               "candidates": [{"passphrase": "x"}]}, False),
     ("candidate without secret", {"id": 8, "op": "recover", "profile": "v1", "server": SERVER,
                                   "candidates": [{"id": "a"}]}, False),
-    ("delete without profile", {"id": 9, "op": "delete", "server": SERVER}, False),
+    ("profile not a string", {"id": 9, "op": "delete", "profile": 1, "server": SERVER}, False),
+    # profile byok-json-v1: a store instead of a server, passphrases only
+    ("byok seal minimal", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "7b7d"}, True),
+    (
+        "byok seal pinned",
+        {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "7b7d",
+         "kdf": {"algorithm": "pbkdf2", "iterations": 600000}, "salt": "11" * 16, "nonce": "22" * 12,
+         "created_at": "2026-03-14T09:26:53.589Z", "updated_at": "2026-03-14T09:26:53.589Z"},
+        True,
+    ),
+    ("byok seal argon2id", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "",
+                            "kdf": {"algorithm": "argon2id", "iterations": 3, "memory": 65536, "parallelism": 4}}, True),
+    ("byok open", {"id": 21, "op": "open", "profile": BYOK, "secret": PASS, "blob": "7b7d"}, True),
+    ("byok backup", {"id": 22, "op": "backup", "profile": BYOK, "store": STORE, "secret": PASS, "payload": "7b7d"}, True),
+    ("byok restore", {"id": 23, "op": "restore", "profile": BYOK, "store": STORE, "secret": PASS}, True),
+    ("byok restore, store without prefix", {"id": 23, "op": "restore", "profile": BYOK,
+                                            "store": {k: v for k, v in STORE.items() if k != "prefix"}, "secret": PASS}, True),
+    ("byok rotate", {"id": 24, "op": "rotate", "profile": BYOK, "store": STORE, "old": PASS,
+                     "new": {"passphrase": "new one"}}, True),
+    ("byok recover", {"id": 25, "op": "recover", "profile": BYOK, "store": STORE,
+                      "candidates": [{"id": "old", "passphrase": "x"}, {"id": "new", "passphrase": "y"}]}, True),
+    ("byok delete", {"id": 26, "op": "delete", "profile": BYOK, "store": STORE}, True),
+    ("byok restore with a server", {"id": 23, "op": "restore", "profile": BYOK, "server": SERVER, "secret": PASS}, False),
+    ("byok raw key", {"id": 23, "op": "restore", "profile": BYOK, "store": STORE, "secret": {"key": KEY}}, False),
+    ("byok candidate with a key", {"id": 25, "op": "recover", "profile": BYOK, "store": STORE,
+                                   "candidates": [{"id": "k", "key": KEY}]}, False),
+    ("byok store of another kind", {"id": 26, "op": "delete", "profile": BYOK, "store": {**STORE, "kind": "api-v1"}}, False),
+    ("byok store endpoint not http(s)", {"id": 26, "op": "delete", "profile": BYOK,
+                                         "store": {**STORE, "endpoint": "ftp://127.0.0.1"}}, False),
+    ("byok store empty bucket", {"id": 26, "op": "delete", "profile": BYOK, "store": {**STORE, "bucket": ""}}, False),
+    ("byok store user with /", {"id": 26, "op": "delete", "profile": BYOK, "store": {**STORE, "user": "a/b"}}, False),
+    ("byok store without secret_key", {"id": 26, "op": "delete", "profile": BYOK,
+                                       "store": {k: v for k, v in STORE.items() if k != "secret_key"}}, False),
+    ("byok seal with v1 kdf", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "", "kdf": KDF}, False),
+    ("byok seal argon2id without memory", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "",
+                                           "kdf": {"algorithm": "argon2id", "iterations": 3, "parallelism": 4}}, False),
+    ("v1 backup with a store", {"id": 5, "op": "backup", "profile": "v1", "store": STORE, "secret": PASS, "payload": ""}, False),
 ]
 
 # (description, answer object, result $def or None, valid?)
@@ -121,6 +163,23 @@ ANSWERS: list[tuple[str, object, str | None, bool]] = [
     ("backup version negative", {"id": 5, "result": {"version": -1}}, "backupResult", False),
     ("restore without version", {"id": 6, "result": {"payload": ""}}, "restoreResult", False),
     ("recover without matched", {"id": 8, "result": {"payload": "", "version": 1}}, "recoverResult", False),
+    # profile byok-json-v1
+    ("hello with byok", {"id": 1, "result": {"protocol": 1, "implementation": "backproof-reference 0.1.0",
+                                             "profiles": ["v1", BYOK], "ops": ["hello", "seal"]}}, "helloResult", True),
+    ("byok seal", {"id": 20, "result": {"blob": "7b7d"}}, "byokSealResult", True),
+    ("byok open", {"id": 21, "result": {"plaintext": "", "created_at": "2026-03-14T09:26:53.589Z",
+                                        "updated_at": "2026-03-14T09:26:53.589Z"}}, "byokOpenResult", True),
+    ("byok backup", {"id": 22, "result": {}}, "byokBackupResult", True),
+    ("byok restore", {"id": 23, "result": {"payload": "7b7d", "created_at": "2026-03-14T09:26:53.589Z",
+                                           "updated_at": "2026-03-15T18:02:11.004Z"}}, "byokRestoreResult", True),
+    ("byok rotate", {"id": 24, "result": {}}, "byokRotateResult", True),
+    ("byok recover", {"id": 25, "result": {"matched": "new", "payload": "7b7d", "source": "temp"}}, "byokRecoverResult", True),
+    ("byok delete", {"id": 26, "result": {}}, "byokDeleteResult", True),
+    ("byok open without timestamps", {"id": 21, "result": {"plaintext": ""}}, "byokOpenResult", False),
+    ("byok restore with a version only", {"id": 23, "result": {"payload": "", "version": 1}}, "byokRestoreResult", False),
+    ("byok recover source elsewhere", {"id": 25, "result": {"matched": "new", "payload": "", "source": "backup"}},
+     "byokRecoverResult", False),
+    ("byok recover without source", {"id": 25, "result": {"matched": "new", "payload": ""}}, "byokRecoverResult", False),
 ]
 
 

@@ -68,6 +68,8 @@ pub struct Broken {
     /// `rotate` skips its "already rotated?" check, so a retried rotation whose first
     /// attempt landed fails with `wrong_key`.
     pub rotate_not_idempotent: bool,
+    /// The defects of the `byok-json-v1` object-store client.
+    pub byok: crate::object_store::ByokBroken,
 }
 
 impl Default for ClientConfig {

@@ -154,6 +154,75 @@ pub enum RotateStep {
     DeleteTemp,
 }
 
+/// Deliberately broken behaviours of this client, all off by default: only for proving
+/// that the suite catches them (docs/ADAPTER.md, "Broken variants of the reference
+/// adapter"). A client that ships any of them loses backups or writes blobs no correct
+/// reader opens.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByokBroken {
+    /// Rotation deletes the final object before it has read the temporary object back and
+    /// verified it: a failed verification then deletes the only copy left.
+    pub delete_final_before_verify: bool,
+    /// Rotation never uses the temporary path: delete final, upload final. A crash between
+    /// the two leaves no backup at all.
+    pub skip_temp: bool,
+    /// Argon2id `memory` is written (and read) in MiB instead of KiB: `64` for 64 MiB. The
+    /// client opens its own blobs; a correct reader refuses them (below the memory floor)
+    /// and this client refuses correct ones (above the ceiling).
+    pub memory_mib: bool,
+}
+
+impl ByokBroken {
+    /// Seal as this writer does; with `memory_mib`, derive with whole MiB and write the
+    /// count of MiB into `memory`.
+    pub fn seal(
+        &self,
+        passphrase: &str,
+        plaintext: &[u8],
+        params: &SealParams<'_>,
+    ) -> Result<Vec<u8>, byok::Error> {
+        match params.kdf {
+            Kdf::Argon2id(p) if self.memory_mib => {
+                let mib = p.m_cost / 1024;
+                let in_kib = SealParams {
+                    kdf: Kdf::Argon2id(backproof_format::KdfParams {
+                        m_cost: mib * 1024,
+                        ..p
+                    }),
+                    ..params.clone()
+                };
+                let blob = byok::seal(passphrase, plaintext, &in_kib)?;
+                Ok(rewrite_memory(&blob, |_| u64::from(mib)).unwrap_or(blob))
+            }
+            _ => byok::seal(passphrase, plaintext, params),
+        }
+    }
+
+    /// Open as this reader does; with `memory_mib`, `memory` is read as MiB.
+    pub fn open(&self, passphrase: &str, blob: &[u8]) -> Result<byok::Opened, byok::Error> {
+        if self.memory_mib
+            && let Some(read_as_mib) = rewrite_memory(blob, |m| m.saturating_mul(1024))
+        {
+            return byok::open(passphrase, &read_as_mib);
+        }
+        byok::open(passphrase, blob)
+    }
+}
+
+/// The blob with its Argon2id `memory` replaced by `f(memory)`; `None` when the blob has
+/// no such member (the codec then reports what is wrong with it).
+fn rewrite_memory(blob: &[u8], f: impl Fn(u64) -> u64) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(blob).ok()?;
+    let kdf = value.get_mut("kdf")?.as_object_mut()?;
+    if kdf.get("algorithm")?.as_str()? != byok::ARGON2ID {
+        return None;
+    }
+    let memory = kdf.get("memory")?.as_u64()?;
+    kdf.insert("memory".to_owned(), f(memory).into());
+    serde_json::to_vec(&value).ok()
+}
+
 /// A BYOK JSON client writing one user's objects.
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
@@ -161,6 +230,7 @@ pub struct ObjectStore {
     bucket: String,
     final_key: String,
     temp_key: String,
+    broken: ByokBroken,
 }
 
 impl ObjectStore {
@@ -210,7 +280,15 @@ impl ObjectStore {
             bucket: config.bucket.clone(),
             final_key: format!("{base}api_key_backup.json"),
             temp_key: format!("{base}api_key_backup_temp.json"),
+            broken: ByokBroken::default(),
         })
+    }
+
+    /// This client with deliberate defects (tests of the suite only).
+    #[doc(hidden)]
+    pub fn with_broken(mut self, broken: ByokBroken) -> ObjectStore {
+        self.broken = broken;
+        self
     }
 
     pub fn final_key(&self) -> &str {
@@ -232,10 +310,10 @@ impl ObjectStore {
         now: &str,
     ) -> Result<(), StoreError> {
         let created_at = match self.get(&self.final_key).await? {
-            Some(blob) => byok::open(passphrase, &blob)?.envelope.created_at,
+            Some(blob) => self.broken.open(passphrase, &blob)?.envelope.created_at,
             None => now.to_owned(),
         };
-        let blob = seal_fresh(passphrase, plaintext, kdf, &created_at, now)?;
+        let blob = self.seal_fresh(passphrase, plaintext, kdf, &created_at, now)?;
         self.put(&self.final_key, blob).await
     }
 
@@ -243,7 +321,7 @@ impl ObjectStore {
     /// temporary path holds.
     pub async fn restore(&self, passphrase: &str) -> Result<StoredBackup, StoreError> {
         let blob = self.get_required(&self.final_key).await?;
-        Ok(stored(byok::open(passphrase, &blob)?))
+        Ok(stored(self.broken.open(passphrase, &blob)?))
     }
 
     /// Delete the final object (and a leftover temporary one).
@@ -280,23 +358,57 @@ impl ObjectStore {
     ) -> Result<(), StoreError> {
         let stop = |step| stop_after == Some(step);
         let blob = self.get_required(&self.final_key).await?;
-        let opened = byok::open(old, &blob)?;
+        let opened = self.broken.open(old, &blob)?;
         if stop(RotateStep::OpenWithOld) {
             return Ok(());
         }
-        let rotated = seal_fresh(
+        let rotated = self.seal_fresh(
             new,
             &opened.plaintext,
             kdf,
             &opened.envelope.created_at,
             now,
         )?;
+        if self.broken.skip_temp {
+            // Broken variant: the design's steps 4 and 5 without the temporary copy.
+            self.delete_key(&self.final_key).await?;
+            if stop(RotateStep::DeleteFinal) {
+                return Ok(());
+            }
+            return self.put(&self.final_key, rotated).await;
+        }
         self.put(&self.temp_key, rotated.clone()).await?;
         if stop(RotateStep::UploadTemp) {
             return Ok(());
         }
+        if self.broken.delete_final_before_verify {
+            self.delete_key(&self.final_key).await?;
+            if stop(RotateStep::DeleteFinal) {
+                return Ok(());
+            }
+        }
+        self.verify_temp(new).await?;
+        if stop(RotateStep::VerifyTemp) {
+            return Ok(());
+        }
+        if !self.broken.delete_final_before_verify {
+            self.delete_key(&self.final_key).await?;
+            if stop(RotateStep::DeleteFinal) {
+                return Ok(());
+            }
+        }
+        self.put(&self.final_key, rotated).await?;
+        if stop(RotateStep::UploadFinal) {
+            return Ok(());
+        }
+        self.delete_key(&self.temp_key).await
+    }
+
+    /// Rotation step 3: read the temporary object back and open it with `new`; on failure
+    /// delete it and fail with `corrupted`.
+    async fn verify_temp(&self, new: &str) -> Result<(), StoreError> {
         let verified = match self.get(&self.temp_key).await? {
-            Some(read_back) => byok::open(new, &read_back).map(|_| ()),
+            Some(read_back) => self.broken.open(new, &read_back).map(|_| ()),
             None => Err(byok::Error::Corrupted(
                 "the temporary object vanished after upload".to_owned(),
             )),
@@ -308,18 +420,7 @@ impl ObjectStore {
                 source,
             });
         }
-        if stop(RotateStep::VerifyTemp) {
-            return Ok(());
-        }
-        self.delete_key(&self.final_key).await?;
-        if stop(RotateStep::DeleteFinal) {
-            return Ok(());
-        }
-        self.put(&self.final_key, rotated).await?;
-        if stop(RotateStep::UploadFinal) {
-            return Ok(());
-        }
-        self.delete_key(&self.temp_key).await
+        Ok(())
     }
 
     /// Try each candidate in order on the final object, then on the temporary object.
@@ -344,7 +445,7 @@ impl ObjectStore {
                 if !tried.contains(id) {
                     tried.push(id.clone());
                 }
-                match byok::open(passphrase, blob) {
+                match self.broken.open(passphrase, blob) {
                     Ok(opened) => {
                         if source == Source::Temp && final_blob.is_none() {
                             self.put(&self.final_key, blob.clone()).await?;
@@ -443,29 +544,32 @@ fn stored(opened: byok::Opened) -> StoredBackup {
     }
 }
 
-/// Seal with a fresh salt (16 bytes, the design's length) and nonce.
-fn seal_fresh(
-    passphrase: &str,
-    plaintext: &[u8],
-    kdf: &Kdf,
-    created_at: &str,
-    updated_at: &str,
-) -> Result<Vec<u8>, StoreError> {
-    let mut salt = [0u8; 16];
-    let mut nonce = [0u8; byok::NONCE_LEN];
-    getrandom::fill(&mut salt).map_err(|e| StoreError::Random(e.to_string()))?;
-    getrandom::fill(&mut nonce).map_err(|e| StoreError::Random(e.to_string()))?;
-    Ok(byok::seal(
-        passphrase,
-        plaintext,
-        &SealParams {
-            kdf: *kdf,
-            salt: &salt,
-            nonce,
-            created_at,
-            updated_at,
-        },
-    )?)
+impl ObjectStore {
+    /// Seal with a fresh salt (16 bytes, the design's length) and nonce.
+    fn seal_fresh(
+        &self,
+        passphrase: &str,
+        plaintext: &[u8],
+        kdf: &Kdf,
+        created_at: &str,
+        updated_at: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut salt = [0u8; 16];
+        let mut nonce = [0u8; byok::NONCE_LEN];
+        getrandom::fill(&mut salt).map_err(|e| StoreError::Random(e.to_string()))?;
+        getrandom::fill(&mut nonce).map_err(|e| StoreError::Random(e.to_string()))?;
+        Ok(self.broken.seal(
+            passphrase,
+            plaintext,
+            &SealParams {
+                kdf: *kdf,
+                salt: &salt,
+                nonce,
+                created_at,
+                updated_at,
+            },
+        )?)
+    }
 }
 
 /// The current time as the design writes it: UTC, milliseconds, `Z`.

@@ -95,7 +95,7 @@ async fn answers_in_order_blank_lines_ignored_and_crypto_round_trip() {
     assert_eq!(ids, [10, 11, 12, 13]);
     let hello = &answers[0]["result"];
     assert_eq!(hello["protocol"], 1);
-    assert_eq!(hello["profiles"], json!(["v1"]));
+    assert_eq!(hello["profiles"], json!(["v1", "byok-json-v1"]));
     assert_eq!(hello["ops"].as_array().unwrap().len(), 9);
     let blob = answers[1]["result"]["blob"].as_str().unwrap().to_string();
     assert!(blob.starts_with(&hex_of(b"BKPF")), "{blob}");
@@ -163,6 +163,105 @@ async fn server_ops_report_network_when_nobody_listens() {
     serve(input.as_bytes(), &mut out, cfg).await.unwrap();
     let a: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(class(&a), "network", "{a}");
+}
+
+#[tokio::test]
+async fn profile_absent_is_v1_unknown_is_named_and_mistyped_is_malformed() {
+    let key = "42".repeat(32);
+    let input = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        json!({"id": 1, "op": "seal", "secret": {"key": key}, "plaintext": "cafe"}),
+        json!({"id": 2, "op": "seal", "profile": null, "secret": {"key": key}, "plaintext": "cafe"}),
+        json!({"id": 3, "op": "seal", "profile": "noah-v0", "secret": {"key": key}, "plaintext": "cafe"}),
+        json!({"id": 4, "op": "seal", "profile": 1, "secret": {"key": key}, "plaintext": "cafe"}),
+        json!({"id": 5, "op": "derive", "profile": "byok-json-v1", "passphrase": "p",
+            "salt": "00".repeat(16), "kdf": {"m_cost": 7168, "t_cost": 5, "p_cost": 1}}),
+    );
+    let answers = run(input.as_bytes()).await;
+    for a in &answers[..2] {
+        let blob = a["result"]["blob"].as_str().unwrap();
+        assert!(blob.starts_with(&hex_of(b"BKPF")), "a v1 blob: {a}");
+    }
+    assert_eq!(class(&answers[2]), "unsupported_version");
+    let msg = answers[2]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("noah-v0") && msg.contains("byok-json-v1"),
+        "{msg}"
+    );
+    assert_eq!(class(&answers[3]), "malformed");
+    assert!(
+        answers[3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`profile`")
+    );
+    assert_eq!(class(&answers[4]), "unsupported_version");
+}
+
+#[tokio::test]
+async fn byok_seal_and_open_speak_the_profile_values() {
+    use backproof_format::profiles::byok_json_v1::{self as byok, Kdf, SealParams};
+    const T1: &str = "2026-03-14T09:26:53.589Z";
+    const T2: &str = "2026-03-15T18:02:11+02:00";
+    let pinned = json!({"id": 1, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "pässword"}, "plaintext": "7b7d",
+        "kdf": {"algorithm": "pbkdf2", "iterations": 100_000},
+        "salt": "ab".repeat(16), "nonce": "cd".repeat(12),
+        "created_at": T1, "updated_at": T2});
+    let fresh = json!({"id": 2, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "pässword"}, "plaintext": "7b7d"});
+    let out_of_bounds = json!({"id": 3, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "p"}, "plaintext": "",
+        "kdf": {"algorithm": "argon2id", "iterations": 3, "memory": 64, "parallelism": 4}});
+    let unknown_kdf = json!({"id": 4, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "p"}, "plaintext": "", "kdf": {"algorithm": "scrypt"}});
+    let bad_time = json!({"id": 5, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "p"}, "plaintext": "", "created_at": "yesterday"});
+    let input = format!("{pinned}\n{fresh}\n{out_of_bounds}\n{unknown_kdf}\n{bad_time}\n");
+    let answers = run(input.as_bytes()).await;
+    let expected = byok::seal(
+        "pässword",
+        b"{}",
+        &SealParams {
+            kdf: Kdf::Pbkdf2 {
+                iterations: 100_000,
+            },
+            salt: &[0xab; 16],
+            nonce: [0xcd; 12],
+            created_at: T1,
+            updated_at: T2,
+        },
+    )
+    .unwrap();
+    assert_eq!(answers[0]["result"]["blob"], hex::encode(&expected));
+    // Without kdf: the writer's own (the adapter's --kdf, here the floor), fresh salt and
+    // nonce, and now as both timestamps.
+    let fresh = hex::decode(answers[1]["result"]["blob"].as_str().unwrap()).unwrap();
+    let opened = byok::open("pässword", &fresh).unwrap();
+    assert_eq!(opened.envelope.kdf, Kdf::FLOOR_ARGON2ID);
+    assert_eq!(opened.envelope.created_at, opened.envelope.updated_at);
+    assert!(byok::is_rfc3339(&opened.envelope.created_at));
+    assert_eq!(class(&answers[2]), "kdf_params_rejected");
+    assert_eq!(class(&answers[3]), "malformed");
+    assert_eq!(class(&answers[4]), "malformed");
+
+    // open answers the plaintext and both timestamps; its classes are the profile's.
+    let blob = hex::encode(&expected);
+    let mut truncated = expected.clone();
+    truncated.truncate(expected.len() - 10);
+    let input = format!(
+        "{}\n{}\n{}\n",
+        json!({"id": 1, "op": "open", "profile": "byok-json-v1", "secret": {"passphrase": "pässword"}, "blob": blob}),
+        json!({"id": 2, "op": "open", "profile": "byok-json-v1", "secret": {"passphrase": "password"}, "blob": blob}),
+        json!({"id": 3, "op": "open", "profile": "byok-json-v1", "secret": {"passphrase": "pässword"}, "blob": hex::encode(truncated)}),
+    );
+    let answers = run(input.as_bytes()).await;
+    assert_eq!(
+        answers[0]["result"],
+        json!({"plaintext": "7b7d", "created_at": T1, "updated_at": T2})
+    );
+    assert_eq!(class(&answers[1]), "wrong_key");
+    assert_eq!(class(&answers[2]), "malformed");
 }
 
 fn hex_of(b: &[u8]) -> String {

@@ -45,6 +45,17 @@ pub struct WriterArgs {
     /// Broken variant: a retried rotation does not recognise that it already happened.
     #[arg(long, hide = true)]
     pub unsafe_rotate_not_idempotent: bool,
+    /// Broken variant (byok-json-v1): rotation deletes the final object before verifying
+    /// the temporary one.
+    #[arg(long, hide = true)]
+    pub unsafe_byok_delete_final_before_verify: bool,
+    /// Broken variant (byok-json-v1): rotation deletes and rewrites the final object
+    /// without a temporary copy.
+    #[arg(long, hide = true)]
+    pub unsafe_byok_skip_temp: bool,
+    /// Broken variant (byok-json-v1): Argon2id `memory` written and read in MiB.
+    #[arg(long, hide = true)]
+    pub unsafe_byok_memory_mib: bool,
 }
 
 impl WriterArgs {
@@ -57,6 +68,11 @@ impl WriterArgs {
                 fixed_nonce: self.unsafe_fixed_nonce,
                 fixed_salt: self.unsafe_fixed_salt,
                 rotate_not_idempotent: self.unsafe_rotate_not_idempotent,
+                byok: backproof_client::object_store::ByokBroken {
+                    delete_final_before_verify: self.unsafe_byok_delete_final_before_verify,
+                    skip_temp: self.unsafe_byok_skip_temp,
+                    memory_mib: self.unsafe_byok_memory_mib,
+                },
             },
             ..ClientConfig::default()
         };

@@ -10,8 +10,15 @@ use zeroize::Zeroizing;
 
 /// The protocol version `hello` announces.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// The only blob profile so far.
+/// Blob v1 over API v1: what a request without `profile` means.
 pub const PROFILE_V1: &str = "v1";
+/// The BYOK JSON envelope written to S3 objects by the client itself
+/// (docs/profiles/byok-json-v1.md).
+pub const PROFILE_BYOK_JSON_V1: &str = backproof_format::profiles::byok_json_v1::NAME;
+/// Every profile the reference adapter serves, as `hello` lists them.
+pub const ALL_PROFILES: [&str; 2] = [PROFILE_V1, PROFILE_BYOK_JSON_V1];
+/// The only `store.kind` of profile `byok-json-v1`.
+pub const STORE_KIND_OBJECT_STORE: &str = "object-store";
 /// Every op of the protocol, in the order of docs/ADAPTER.md.
 pub const ALL_OPS: [&str; 9] = [
     "hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete",
@@ -275,6 +282,15 @@ impl From<&WireServer> for crate::Server {
     }
 }
 
+fn default_profile() -> String {
+    PROFILE_V1.to_owned()
+}
+
+/// `null` reads as absent, as for every optional member.
+fn profile_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(default_profile))
+}
+
 /// `derive {passphrase, salt, kdf}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeriveRequest {
@@ -289,7 +305,8 @@ pub struct DeriveRequest {
 /// `seal {profile, secret, plaintext, kdf?, salt?, nonce?}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SealRequest {
-    /// Blob profile ("v1").
+    /// Blob profile ("v1"; absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// Secret to seal with.
     pub secret: WireSecret,
@@ -309,7 +326,8 @@ pub struct SealRequest {
 /// `open {profile, secret, blob}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// Secret to open with.
     pub secret: WireSecret,
@@ -320,7 +338,8 @@ pub struct OpenRequest {
 /// `backup {profile, server, secret, payload}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// Where to.
     pub server: WireServer,
@@ -333,7 +352,8 @@ pub struct BackupRequest {
 /// `restore {profile, server, secret}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// From where.
     pub server: WireServer,
@@ -344,7 +364,8 @@ pub struct RestoreRequest {
 /// `rotate {profile, server, old, new}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RotateRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// Where.
     pub server: WireServer,
@@ -357,7 +378,8 @@ pub struct RotateRequest {
 /// `recover {profile, server, candidates}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoverRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// From where.
     pub server: WireServer,
@@ -368,7 +390,8 @@ pub struct RecoverRequest {
 /// `delete {profile, server}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeleteRequest {
-    /// Blob profile.
+    /// Blob profile (absent reads as "v1").
+    #[serde(default = "default_profile", deserialize_with = "profile_or_null")]
     pub profile: String,
     /// Where.
     pub server: WireServer,
@@ -453,6 +476,196 @@ pub struct WireError {
     /// Candidate ids tried, for `recover` → `wrong_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tried: Option<Vec<String>>,
+}
+
+// ---- profile byok-json-v1 (docs/profiles/byok-json-v1.md §8) ----
+
+/// `store` of profile `byok-json-v1`: where the client writes its S3 objects and the
+/// credentials it signs with. `prefix` is optional (empty); unknown members are ignored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireStore {
+    /// Must be `"object-store"`.
+    pub kind: String,
+    /// `http(s)://host:port`, addressed path-style.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Put verbatim in front of `users/…`.
+    #[serde(default)]
+    pub prefix: String,
+    /// The design's authenticated user id; no `/`.
+    pub user: String,
+}
+
+impl fmt::Debug for WireStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Credentials never reach logs.
+        f.debug_struct("WireStore")
+            .field("kind", &self.kind)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&WireStore> for crate::object_store::StoreConfig {
+    fn from(s: &WireStore) -> Self {
+        crate::object_store::StoreConfig {
+            endpoint: s.endpoint.clone(),
+            bucket: s.bucket.clone(),
+            region: s.region.clone(),
+            access_key: s.access_key.clone(),
+            secret_key: s.secret_key.clone(),
+            prefix: s.prefix.clone(),
+            user: s.user.clone(),
+        }
+    }
+}
+
+/// This profile's KDF parameters on the wire, as in the blob's `kdf` without `salt`:
+/// `{"algorithm": "argon2id", "iterations", "memory" (KiB), "parallelism"}` or
+/// `{"algorithm": "pbkdf2", "iterations"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "lowercase")]
+pub enum ByokWireKdf {
+    Argon2id {
+        iterations: u32,
+        /// KiB.
+        memory: u32,
+        parallelism: u32,
+    },
+    Pbkdf2 {
+        iterations: u32,
+    },
+}
+
+impl From<ByokWireKdf> for backproof_format::profiles::byok_json_v1::Kdf {
+    fn from(k: ByokWireKdf) -> Self {
+        use backproof_format::profiles::byok_json_v1::Kdf;
+        match k {
+            ByokWireKdf::Argon2id {
+                iterations,
+                memory,
+                parallelism,
+            } => Kdf::Argon2id(backproof_format::KdfParams {
+                m_cost: memory,
+                t_cost: iterations,
+                p_cost: parallelism,
+            }),
+            ByokWireKdf::Pbkdf2 { iterations } => Kdf::Pbkdf2 { iterations },
+        }
+    }
+}
+
+impl From<backproof_format::profiles::byok_json_v1::Kdf> for ByokWireKdf {
+    fn from(k: backproof_format::profiles::byok_json_v1::Kdf) -> Self {
+        use backproof_format::profiles::byok_json_v1::Kdf;
+        match k {
+            Kdf::Argon2id(p) => ByokWireKdf::Argon2id {
+                iterations: p.t_cost,
+                memory: p.m_cost,
+                parallelism: p.p_cost,
+            },
+            Kdf::Pbkdf2 { iterations } => ByokWireKdf::Pbkdf2 { iterations },
+        }
+    }
+}
+
+/// `seal {profile: "byok-json-v1", secret, plaintext, kdf?, salt?, nonce?, created_at?,
+/// updated_at?}` → `{"blob"}` (the blob's JSON bytes as hex).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokSealRequest {
+    /// `"byok-json-v1"`.
+    pub profile: String,
+    /// A passphrase (a raw key is `malformed` in this profile).
+    pub secret: WireSecret,
+    pub plaintext: Hex,
+    /// Absent = the writer's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<ByokWireKdf>,
+    /// Absent = 16 fresh random bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<Hex>,
+    /// Absent = fresh random; 12 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Hex>,
+    /// RFC 3339; absent = now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// RFC 3339; absent = now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// `open` of this profile → `{"plaintext", "created_at", "updated_at"}` (the request is
+/// [`OpenRequest`] with `profile: "byok-json-v1"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokOpenResult {
+    pub plaintext: Hex,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `backup {profile, store, secret, payload}` → `{}`. `payload` is opaque bytes (the
+/// configuration's JSON in the design), not a `BackupPayload`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokBackupRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub secret: WireSecret,
+    pub payload: Hex,
+}
+
+/// `restore {profile, store, secret}` → [`ByokRestoreResult`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokRestoreRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub secret: WireSecret,
+}
+
+/// `restore` → `{"payload", "created_at", "updated_at"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokRestoreResult {
+    pub payload: Hex,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `rotate {profile, store, old, new}` → `{}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokRotateRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub old: WireSecret,
+    pub new: WireSecret,
+}
+
+/// `recover {profile, store, candidates}` → [`ByokRecoverResult`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokRecoverRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub candidates: Vec<WireCandidate>,
+}
+
+/// `recover` → `{"matched", "payload", "source"}`; `source` is `"final"` or `"temp"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokRecoverResult {
+    pub matched: String,
+    pub payload: Hex,
+    pub source: String,
+}
+
+/// `delete {profile, store}` → `{}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ByokDeleteRequest {
+    pub profile: String,
+    pub store: WireStore,
 }
 
 #[cfg(test)]

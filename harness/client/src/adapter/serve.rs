@@ -9,9 +9,13 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use backproof_format::payload;
 use backproof_format::{ErrorClass, KdfParams};
 
+use backproof_format::profiles::byok_json_v1::{self as byok, Kdf as ByokKdf, SealParams};
+use zeroize::Zeroizing;
+
 use super::protocol::*;
 use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
+use crate::object_store::{ObjectStore, StoreError, now_rfc3339};
 
 /// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
 /// and a blob in one request). Longer lines are answered `malformed` and skipped.
@@ -73,6 +77,26 @@ impl From<ClientError> for OpError {
             message: e.to_string(),
             tried: e.tried().map(<[String]>::to_vec),
         }
+    }
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        let tried = match &e {
+            StoreError::NoCandidateMatched { tried } => Some(tried.clone()),
+            _ => None,
+        };
+        OpError {
+            class: e.class().as_str().to_string(),
+            message: e.to_string(),
+            tried,
+        }
+    }
+}
+
+impl From<byok::Error> for OpError {
+    fn from(e: byok::Error) -> Self {
+        OpError::new(e.class(), e.to_string())
     }
 }
 
@@ -206,14 +230,40 @@ fn parse<T: DeserializeOwned>(op: &str, v: &Value) -> Result<T, OpError> {
     T::deserialize(v).map_err(|e| OpError::malformed(format!("bad `{op}` request: {e}")))
 }
 
+fn unsupported_profile(profile: &str) -> OpError {
+    OpError::new(
+        ErrorClass::UnsupportedVersion,
+        format!(
+            "profile {profile:?} is not supported; this adapter speaks {}",
+            ALL_PROFILES.map(|p| format!("{p:?}")).join(", ")
+        ),
+    )
+}
+
 fn check_profile(profile: &str) -> Result<(), OpError> {
     if profile == PROFILE_V1 {
         Ok(())
     } else {
-        Err(OpError::new(
-            ErrorClass::UnsupportedVersion,
-            format!("profile {profile:?} is not supported; this adapter speaks \"v1\""),
-        ))
+        Err(unsupported_profile(profile))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    V1,
+    ByokJsonV1,
+}
+
+/// The request's `profile`: absent (or null) is `v1`.
+fn profile_of(op: &str, v: &Value) -> Result<Profile, OpError> {
+    match v.get("profile") {
+        None | Some(Value::Null) => Ok(Profile::V1),
+        Some(Value::String(p)) if p == PROFILE_V1 => Ok(Profile::V1),
+        Some(Value::String(p)) if p == PROFILE_BYOK_JSON_V1 => Ok(Profile::ByokJsonV1),
+        Some(Value::String(p)) => Err(unsupported_profile(p)),
+        Some(other) => Err(OpError::malformed(format!(
+            "bad `{op}` request: `profile` must be a string, not {other}"
+        ))),
     }
 }
 
@@ -227,11 +277,14 @@ async fn dispatch(
     client: &Client,
     config: &AdapterConfig,
 ) -> Result<Value, OpError> {
+    if op != "hello" && profile_of(op, v)? == Profile::ByokJsonV1 {
+        return dispatch_byok(op, v, client).await;
+    }
     match op {
         "hello" => to_value(&HelloResult {
             protocol: PROTOCOL_VERSION,
             implementation: config.implementation.clone(),
-            profiles: vec![PROFILE_V1.to_string()],
+            profiles: ALL_PROFILES.iter().map(|s| s.to_string()).collect(),
             ops: ALL_OPS.iter().map(|s| s.to_string()).collect(),
         }),
         "derive" => {
@@ -324,6 +377,131 @@ async fn dispatch(
             client.delete(&(&r.server).into()).await?;
             Ok(json!({}))
         }
+        other => Err(OpError::malformed(format!(
+            "unknown op {other:?}; known ops: {}",
+            ALL_OPS.join(", ")
+        ))),
+    }
+}
+
+/// A passphrase, or `malformed`: the profile derives every key from a passphrase and has no
+/// raw keys.
+fn byok_passphrase<'a>(secret: &'a Secret, what: &str) -> Result<&'a str, OpError> {
+    match secret {
+        Secret::Passphrase(p) => Ok(p.as_str()),
+        Secret::Key(_) => Err(OpError::malformed(format!(
+            "`{what}` is a raw key; profile {PROFILE_BYOK_JSON_V1} takes passphrases only ({{\"passphrase\": \"…\"}})"
+        ))),
+    }
+}
+
+fn byok_store(store: &WireStore, client: &Client) -> Result<ObjectStore, OpError> {
+    if store.kind != STORE_KIND_OBJECT_STORE {
+        return Err(OpError::malformed(format!(
+            "invalid store kind {:?}: profile {PROFILE_BYOK_JSON_V1} writes to {STORE_KIND_OBJECT_STORE:?}",
+            store.kind
+        )));
+    }
+    Ok(ObjectStore::new(&store.into())?.with_broken(client.config().broken.byok))
+}
+
+/// The ops of profile `byok-json-v1` (docs/profiles/byok-json-v1.md §6, §8). The writer's
+/// own parameters are Argon2id with the adapter's `--kdf`.
+async fn dispatch_byok(op: &str, v: &Value, client: &Client) -> Result<Value, OpError> {
+    let writer_kdf = ByokKdf::Argon2id(client.config().kdf);
+    let broken = client.config().broken.byok;
+    match op {
+        "seal" => {
+            let r: ByokSealRequest = parse(op, v)?;
+            let passphrase = byok_passphrase(&r.secret, "secret")?;
+            let salt = match r.salt {
+                Some(s) => s.0,
+                None => client.fresh_salt()?.to_vec(),
+            };
+            let nonce: [u8; byok::NONCE_LEN] = match r.nonce {
+                Some(n) => n.0.try_into().map_err(|n: Vec<u8>| {
+                    OpError::malformed(format!("`nonce` must be 12 bytes, got {}", n.len()))
+                })?,
+                None => client.fresh_nonce()?,
+            };
+            let now = now_rfc3339();
+            let blob = broken.seal(
+                passphrase,
+                &r.plaintext.0,
+                &SealParams {
+                    kdf: r.kdf.map_or(writer_kdf, Into::into),
+                    salt: &salt,
+                    nonce,
+                    created_at: r.created_at.as_deref().unwrap_or(&now),
+                    updated_at: r.updated_at.as_deref().unwrap_or(&now),
+                },
+            )?;
+            to_value(&SealResult { blob: Hex(blob) })
+        }
+        "open" => {
+            let r: OpenRequest = parse(op, v)?;
+            let opened = broken.open(byok_passphrase(&r.secret, "secret")?, &r.blob.0)?;
+            to_value(&ByokOpenResult {
+                plaintext: Hex(opened.plaintext.to_vec()),
+                created_at: opened.envelope.created_at,
+                updated_at: opened.envelope.updated_at,
+            })
+        }
+        "backup" => {
+            let r: ByokBackupRequest = parse(op, v)?;
+            let passphrase = byok_passphrase(&r.secret, "secret")?;
+            byok_store(&r.store, client)?
+                .backup(passphrase, &r.payload.0, &writer_kdf, &now_rfc3339())
+                .await?;
+            Ok(json!({}))
+        }
+        "restore" => {
+            let r: ByokRestoreRequest = parse(op, v)?;
+            let passphrase = byok_passphrase(&r.secret, "secret")?;
+            let out = byok_store(&r.store, client)?.restore(passphrase).await?;
+            to_value(&ByokRestoreResult {
+                payload: Hex(out.plaintext.to_vec()),
+                created_at: out.created_at,
+                updated_at: out.updated_at,
+            })
+        }
+        "rotate" => {
+            let r: ByokRotateRequest = parse(op, v)?;
+            let old = byok_passphrase(&r.old, "old")?;
+            let new = byok_passphrase(&r.new, "new")?;
+            byok_store(&r.store, client)?
+                .rotate(old, new, &writer_kdf, &now_rfc3339())
+                .await?;
+            Ok(json!({}))
+        }
+        "recover" => {
+            let r: ByokRecoverRequest = parse(op, v)?;
+            let candidates = r
+                .candidates
+                .iter()
+                .map(|c| {
+                    let p = byok_passphrase(&c.secret, &format!("candidate {:?}", c.id))?;
+                    Ok((c.id.clone(), Zeroizing::new(p.to_owned())))
+                })
+                .collect::<Result<Vec<_>, OpError>>()?;
+            let out = byok_store(&r.store, client)?.recover(&candidates).await?;
+            to_value(&ByokRecoverResult {
+                matched: out.matched,
+                payload: Hex(out.backup.plaintext.to_vec()),
+                source: out.source.as_str().to_owned(),
+            })
+        }
+        "delete" => {
+            let r: ByokDeleteRequest = parse(op, v)?;
+            byok_store(&r.store, client)?.delete().await?;
+            Ok(json!({}))
+        }
+        "derive" => Err(OpError::new(
+            ErrorClass::UnsupportedVersion,
+            format!(
+                "`derive` is blob v1's Argon2id step; profile {PROFILE_BYOK_JSON_V1} has no such op (its key derivation is checked through seal and open)"
+            ),
+        )),
         other => Err(OpError::malformed(format!(
             "unknown op {other:?}; known ops: {}",
             ALL_OPS.join(", ")

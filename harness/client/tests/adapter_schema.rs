@@ -1,0 +1,230 @@
+//! docs/schema/adapter-{request,answer}.schema.json against the wire types and the
+//! reference adapter's own answers: what the types serialize and what `serve` writes must
+//! validate, and request lines the schema refuses are the ones the reference answers
+//! `malformed`.
+
+use backproof_client::ClientConfig;
+use backproof_client::adapter::protocol::*;
+use backproof_client::adapter::{AdapterConfig, serve};
+use backproof_format::KdfParams;
+use serde_json::{Value, json};
+
+fn schema(name: &str) -> Value {
+    let path = format!(
+        "{}/../../docs/schema/adapter-{name}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::draft202012::new(schema).expect("the schema compiles")
+}
+
+/// A validator for one `$defs` member of `schema`.
+fn def_validator(schema: &Value, def: &str) -> jsonschema::Validator {
+    validator(&json!({"$defs": schema["$defs"], "$ref": format!("#/$defs/{def}")}))
+}
+
+fn request(id: u64, op: &str, fields: impl serde::Serialize) -> Value {
+    let mut v = serde_json::to_value(fields).unwrap();
+    v["id"] = json!(id);
+    v["op"] = json!(op);
+    v
+}
+
+fn store() -> WireStore {
+    WireStore {
+        kind: STORE_KIND_OBJECT_STORE.to_owned(),
+        endpoint: "http://127.0.0.1:9000".to_owned(),
+        bucket: "backproof".to_owned(),
+        region: "us-east-1".to_owned(),
+        access_key: "AKIA".to_owned(),
+        secret_key: "s3cr3t".to_owned(),
+        prefix: "case-17/".to_owned(),
+        user: "alice".to_owned(),
+    }
+}
+
+#[test]
+fn the_wire_types_serialize_to_valid_requests() {
+    let requests = validator(&schema("request"));
+    let byok = || PROFILE_BYOK_JSON_V1.to_owned();
+    let pass = || Secret::passphrase("correct horse battery staple");
+    let lines = [
+        request(
+            1,
+            "seal",
+            ByokSealRequest {
+                profile: byok(),
+                secret: pass(),
+                plaintext: Hex(b"{}".to_vec()),
+                kdf: Some(ByokWireKdf::Argon2id {
+                    iterations: 3,
+                    memory: 65536,
+                    parallelism: 4,
+                }),
+                salt: Some(Hex(vec![1; 16])),
+                nonce: Some(Hex(vec![2; 12])),
+                created_at: Some("2026-03-14T09:26:53.589Z".to_owned()),
+                updated_at: None,
+            },
+        ),
+        request(
+            2,
+            "open",
+            OpenRequest {
+                profile: byok(),
+                secret: pass(),
+                blob: Hex(b"{}".to_vec()),
+            },
+        ),
+        request(
+            3,
+            "backup",
+            ByokBackupRequest {
+                profile: byok(),
+                store: store(),
+                secret: pass(),
+                payload: Hex(vec![]),
+            },
+        ),
+        request(
+            4,
+            "restore",
+            ByokRestoreRequest {
+                profile: byok(),
+                store: store(),
+                secret: pass(),
+            },
+        ),
+        request(
+            5,
+            "rotate",
+            ByokRotateRequest {
+                profile: byok(),
+                store: store(),
+                old: pass(),
+                new: Secret::passphrase("new"),
+            },
+        ),
+        request(
+            6,
+            "recover",
+            ByokRecoverRequest {
+                profile: byok(),
+                store: store(),
+                candidates: vec![WireCandidate {
+                    id: "old".to_owned(),
+                    secret: pass(),
+                }],
+            },
+        ),
+        request(
+            7,
+            "delete",
+            ByokDeleteRequest {
+                profile: byok(),
+                store: store(),
+            },
+        ),
+    ];
+    for line in &lines {
+        let errors: Vec<String> = requests.iter_errors(line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+    // The same byok request with a raw key, or v1's server, is refused.
+    let mut keyed = lines[3].clone();
+    keyed["secret"] = json!({"key": "11".repeat(32)});
+    assert!(!requests.is_valid(&keyed));
+    let mut served = lines[3].clone();
+    served.as_object_mut().unwrap().remove("store");
+    served["server"] = json!({"url": "http://x", "token": "t"});
+    assert!(!requests.is_valid(&served));
+}
+
+async fn answers(input: &str) -> Vec<Value> {
+    let config = AdapterConfig {
+        client: ClientConfig {
+            kdf: KdfParams::FLOOR,
+            ..ClientConfig::default()
+        },
+        ..AdapterConfig::default()
+    };
+    let mut out = Vec::new();
+    serve(input.as_bytes(), &mut out, config).await.unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_reference_answers_validate_and_schema_refusals_are_malformed() {
+    let answer_schema = schema("answer");
+    let answer = validator(&answer_schema);
+    let requests = validator(&schema("request"));
+    let seal = json!({"id": 1, "op": "seal", "profile": "byok-json-v1",
+        "secret": {"passphrase": "p"}, "plaintext": "7b7d",
+        "kdf": {"algorithm": "pbkdf2", "iterations": 100_000}});
+    let hello = json!({"id": 2, "op": "hello"});
+    let first = answers(&format!("{seal}\n{hello}\n")).await;
+    assert!(answer.is_valid(&first[0]), "{}", first[0]);
+    assert!(def_validator(&answer_schema, "byokSealResult").is_valid(&first[0]["result"]));
+    assert!(def_validator(&answer_schema, "helloResult").is_valid(&first[1]["result"]));
+    let blob = first[0]["result"]["blob"].as_str().unwrap();
+    let open = json!({"id": 3, "op": "open", "profile": "byok-json-v1",
+        "secret": {"passphrase": "p"}, "blob": blob});
+    let second = answers(&format!("{open}\n")).await;
+    assert!(def_validator(&answer_schema, "byokOpenResult").is_valid(&second[0]["result"]));
+    assert!(!def_validator(&answer_schema, "openResult").is_valid(&json!({})));
+
+    // Request lines the schema refuses are the ones the reference answers `malformed`;
+    // the ones it accepts are not.
+    let lines = [
+        (seal.clone(), true),
+        (open.clone(), true),
+        (
+            json!({"id": 4, "op": "open", "profile": "byok-json-v1",
+                "secret": {"key": "11".repeat(32)}, "blob": blob}),
+            false,
+        ),
+        (
+            json!({"id": 5, "op": "seal", "profile": "byok-json-v1",
+                "secret": {"passphrase": "p"}, "plaintext": "",
+                "kdf": {"m_cost": 7168, "t_cost": 5, "p_cost": 1}}),
+            false,
+        ),
+        (
+            json!({"id": 6, "op": "seal", "profile": "byok-json-v1",
+                "secret": {"passphrase": "p"}, "plaintext": "", "nonce": "00"}),
+            false,
+        ),
+        (
+            json!({"id": 7, "op": "open", "profile": 7, "secret": {"passphrase": "p"},
+                "blob": ""}),
+            false,
+        ),
+        (
+            json!({"id": 8, "op": "delete", "profile": "byok-json-v1",
+                "store": {"kind": "object-store", "endpoint": "ftp://x", "bucket": "b",
+                    "region": "r", "access_key": "a", "secret_key": "s", "user": "u"}}),
+            false,
+        ),
+        (
+            json!({"id": 9, "op": "delete", "profile": "byok-json-v1",
+                "store": {"kind": "object-store", "endpoint": "http://x", "bucket": "b",
+                    "region": "r", "access_key": "a", "secret_key": "s", "user": "u/v"}}),
+            false,
+        ),
+    ];
+    let input: String = lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let got = answers(&input).await;
+    for ((line, valid), a) in lines.iter().zip(&got) {
+        assert_eq!(requests.is_valid(line), *valid, "schema on {line}");
+        let malformed = a["error"]["class"] == "malformed";
+        assert_eq!(malformed, !valid, "{line} → {a}");
+        assert!(answer.is_valid(a), "{a}");
+    }
+}
