@@ -69,13 +69,22 @@ fn profile_all_puts_v1_and_byok_side_by_side_with_advisories_in_every_format() {
         ]
     );
     assert_eq!(r.totals.total() as usize, r.cases.len());
-    let lww = &r.advisories[1];
+    // Each advisory lists the passing cases whose scenario `shows` it, and no other.
     let conflict = r.case("byok-json-v1/conflict/last-writer-wins").unwrap();
-    assert_eq!(
-        lww.shown_by.contains(&conflict.id),
-        conflict.outcome.is_passing(),
-        "{lww:?}"
-    );
+    let wrong = r
+        .case("byok-json-v1/wrong-passphrase/wrong-passphrase")
+        .unwrap();
+    let listed = |i: usize| -> Vec<String> { r.advisories[i].shown_by.clone() };
+    fn if_passing(c: &backproof_report::CaseResult) -> Vec<String> {
+        if c.outcome.is_passing() {
+            vec![c.id.clone()]
+        } else {
+            vec![]
+        }
+    }
+    assert_eq!(listed(0), if_passing(wrong));
+    assert_eq!(listed(1), if_passing(conflict));
+    assert!(listed(2).is_empty());
     let json = out.file("report.json");
     assert!(json.contains("\"advisories\""), "report.json");
     let md = out.file("report.md");

@@ -429,13 +429,21 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
     };
     let mut report = Report::from_cases(suite, target, stack_desc, cases, vec![], timings);
     report.shard = opts.shard;
-    report.advisories = advisories(&report.cases);
+    let shows: BTreeMap<String, Vec<String>> = scenarios
+        .iter()
+        .map(|s| (s.id.clone(), s.shows.clone()))
+        .collect();
+    report.advisories = advisories(&report.cases, &shows);
     Ok(report)
 }
 
 /// The advisories of every profile that has a case in the report, each with the ids of
-/// the cases that show it (its families' cases that ran and passed).
-pub fn advisories(cases: &[CaseResult]) -> Vec<backproof_report::Advisory> {
+/// the cases that show it: those whose scenario `shows` it (case id → advisory ids in
+/// `shows`) and that passed, so the design did what it documents.
+pub fn advisories(
+    cases: &[CaseResult],
+    shows: &BTreeMap<String, Vec<String>>,
+) -> Vec<backproof_report::Advisory> {
     let mut out = Vec::new();
     for profile in Profile::ALL {
         let mine: Vec<&CaseResult> = cases
@@ -453,7 +461,12 @@ pub fn advisories(cases: &[CaseResult]) -> Vec<backproof_report::Advisory> {
                 detail: a.detail.to_string(),
                 shown_by: mine
                     .iter()
-                    .filter(|c| a.shown_by.contains(&c.family.as_str()) && c.outcome.is_passing())
+                    .filter(|c| {
+                        c.outcome.is_passing()
+                            && shows
+                                .get(&c.id)
+                                .is_some_and(|ids| ids.iter().any(|x| x == a.id))
+                    })
                     .map(|c| c.id.clone())
                     .collect(),
             });

@@ -258,6 +258,14 @@ fn profiles_are_checked_at_load() {
         &head("conflict/x", "[\"v1\"]"),
         "profiles = [\"byok-json-v1\"]",
     );
+    refused(
+        "protocol",
+        &format!(
+            "{}shows = [\"no-key-check\"]\n",
+            head("protocol/x", "[\"v1\"]")
+        ),
+        "no advisory of its profiles",
+    );
     // The same id may exist once per profile: the case ids differ.
     let dir = tempfile::tempdir().unwrap();
     for (folder, profiles) in [

@@ -76,6 +76,10 @@ pub struct Scenario {
     #[serde(default = "default_profiles")]
     #[schemars(length(min = 1))]
     pub profiles: Vec<Profile>,
+    /// Advisories of its profiles (stable ids, docs/SCENARIOS.md "Profiles") that this case
+    /// shows happening when it passes; the report lists the case under each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shows: Vec<String>,
     /// Client instances (adapter processes, each with its own state dir).
     #[serde(default)]
     pub actors: Vec<Actor>,
@@ -979,6 +983,23 @@ impl Scenario {
                 message: format!(
                     "family {family:?} does not apply to profile {p} (its families: {})",
                     p.families().join(", ")
+                ),
+            });
+        }
+        if let Some(a) = s.shows.iter().find(|a| {
+            !s.profiles
+                .iter()
+                .any(|p| p.advisories().iter().any(|x| x.id == a.as_str()))
+        }) {
+            return Err(LoadError::Profiles {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`shows` names {a:?}, which is no advisory of its profiles ({})",
+                    s.profiles
+                        .iter()
+                        .flat_map(|p| p.advisories().iter().map(|x| x.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
         }
