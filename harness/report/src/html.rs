@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::{CaseResult, Outcome, Report, all_families, family_rank};
+use crate::{CaseResult, Outcome, Report, all_groups, family_rank};
 
 const CSS: &str = r#"
 :root { --pass:#1a7f37; --pass-acceptable:#6cc070; --fail:#d1242f; --unsupported:#c3cad3; --error:#d4a017;
@@ -155,7 +155,7 @@ const JS: &str = r#"
 /// Renders one page for any number of reports (1 = a single implementation's report).
 pub fn render_html(reports: &[Report]) -> String {
     let mut out = String::new();
-    let families = all_families(reports);
+    let groups = all_groups(reports);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -180,8 +180,9 @@ pub fn render_html(reports: &[Report]) -> String {
     summary(&mut out, reports);
     failures(&mut out, reports);
     deviations(&mut out, reports);
-    grid(&mut out, reports, &families);
-    matrix(&mut out, reports, &families);
+    advisories(&mut out, reports);
+    grid(&mut out, reports, &groups);
+    matrix(&mut out, reports, &groups);
 
     out.push_str("</main>\n<aside id=\"detail\" hidden aria-live=\"polite\"><button id=\"detail-close\" title=\"close (Esc)\">×</button><div id=\"detail-body\"></div></aside>\n");
     let _ = writeln!(
@@ -303,27 +304,84 @@ fn deviations(out: &mut String, reports: &[Report]) {
     out.push_str("</section>\n");
 }
 
-fn grid(out: &mut String, reports: &[Report], families: &[String]) {
+/// Known weaknesses of the designs checked, per report: never failures.
+fn advisories(out: &mut String, reports: &[Report]) {
+    if reports.iter().all(|r| r.advisories.is_empty()) {
+        return;
+    }
+    out.push_str("<section id=\"advisories\"><h2>Advisories</h2>\n<p class=\"legend\">Known weaknesses of the designs checked. Not failures: the cases that show them passed.</p>\n");
+    for (i, r) in reports.iter().enumerate() {
+        if r.advisories.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<h3>#{} {}</h3><ul>", i + 1, escape(&r.label()));
+        for a in &r.advisories {
+            let shown: Vec<String> = a
+                .shown_by
+                .iter()
+                .map(|c| {
+                    format!(
+                        "<a href=\"#{}\"><code>{}</code></a>",
+                        escape(&case_href(c, i)),
+                        escape(c)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "<li class=\"advisory\" data-advisory=\"{}\" data-profile=\"{}\"><b>{}</b> <code>{}</code> — {}: {}{}</li>",
+                escape(&a.id),
+                escape(&a.profile),
+                escape(&a.profile),
+                escape(&a.id),
+                escape(&a.title),
+                escape(&a.detail),
+                if shown.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " <span class=\"count\">shown by {}</span>",
+                        shown.join(", ")
+                    )
+                }
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+/// The heading of a (profile, family) group: the family alone when every group is v1.
+fn group_label(groups: &[(String, String)], profile: &str, family: &str) -> String {
+    if groups.iter().all(|(p, _)| p == "v1") {
+        family.to_string()
+    } else {
+        format!("{profile} · {family}")
+    }
+}
+
+fn grid(out: &mut String, reports: &[Report], groups: &[(String, String)]) {
     out.push_str("<section id=\"grid\"><h2>Families × cases</h2>\n");
     let indexed: Vec<BTreeMap<&str, &CaseResult>> = reports
         .iter()
         .map(|r| r.cases.iter().map(|c| (c.id.as_str(), c)).collect())
         .collect();
-    for family in families {
-        // Union of the family's case ids over all reports, so columns line up.
+    for (profile, family) in groups {
+        // Union of the group's case ids over all reports, so columns line up.
         let mut ids: Vec<&str> = reports
             .iter()
             .flat_map(|r| r.cases.iter())
-            .filter(|c| &c.family == family)
+            .filter(|c| &c.family == family && c.profile() == profile)
             .map(|c| c.id.as_str())
             .collect();
         ids.sort_unstable();
         ids.dedup();
         let _ = writeln!(
             out,
-            "<div class=\"family\" data-family=\"{}\"><h3>{} <span class=\"count\">{} case(s)</span></h3>",
+            "<div class=\"family\" data-family=\"{}\" data-profile=\"{}\"><h3>{} <span class=\"count\">{} case(s)</span></h3>",
             escape(family),
-            escape(family),
+            escape(profile),
+            escape(&group_label(groups, profile, family)),
             ids.len()
         );
         for (ri, r) in reports.iter().enumerate() {
@@ -355,28 +413,35 @@ fn grid(out: &mut String, reports: &[Report], families: &[String]) {
     out.push_str("</section>\n");
 }
 
-fn matrix(out: &mut String, reports: &[Report], families: &[String]) {
+fn matrix(out: &mut String, reports: &[Report], groups: &[(String, String)]) {
     out.push_str("<section id=\"matrix\"><h2>Cases × implementations</h2>\n<table><thead><tr><th>case</th><th>title</th>");
     for (i, r) in reports.iter().enumerate() {
         let _ = write!(out, "<th>#{} {}</th>", i + 1, escape(&r.label()));
     }
     out.push_str("</tr></thead><tbody>\n");
-    let mut rows: BTreeMap<(usize, &str, &str), &str> = BTreeMap::new();
+    let mut rows: BTreeMap<(&str, usize, &str, &str), &str> = BTreeMap::new();
     for r in reports {
         for c in &r.cases {
-            rows.entry((family_rank(&c.family), c.family.as_str(), c.id.as_str()))
-                .or_insert(c.title.as_str());
+            rows.entry((
+                c.profile(),
+                family_rank(&c.family),
+                c.family.as_str(),
+                c.id.as_str(),
+            ))
+            .or_insert(c.title.as_str());
         }
     }
-    for family in families {
+    // The profile axis: one block of rows per (profile, family).
+    for (profile, family) in groups {
         let _ = writeln!(
             out,
-            "<tr class=\"fam\"><th colspan=\"{}\">{}</th></tr>",
+            "<tr class=\"fam\" data-profile=\"{}\"><th colspan=\"{}\">{}</th></tr>",
+            escape(profile),
             reports.len() + 2,
-            escape(family)
+            escape(&group_label(groups, profile, family))
         );
-        for ((_, f, id), title) in &rows {
-            if f != family {
+        for ((p, _, f, id), title) in &rows {
+            if f != family || p != profile {
                 continue;
             }
             let _ = write!(

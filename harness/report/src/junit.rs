@@ -16,7 +16,7 @@ pub fn render_junit(report: &Report) -> String {
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let t = &report.totals;
-    let families = report.families();
+    let families = report.profile_families();
     // Counted from the cases as rendered: deviated failures are skipped, not failures.
     // (Jenkins' schema has no `skipped` on <testsuites>; each <testsuite> carries it.)
     let mut failures = 0;
@@ -79,7 +79,11 @@ pub fn render_junit(report: &Report) -> String {
     }
     out.push_str("    </properties>\n  </testsuite>\n");
 
-    for (family, cases) in &families {
+    if !report.advisories.is_empty() {
+        advisories(&mut out, report, &timestamp);
+    }
+
+    for (profile, family, cases) in &families {
         let (mut f, mut e, mut s, mut ms) = (0, 0, 0, 0u64);
         for c in cases {
             match kind(report, c) {
@@ -93,7 +97,7 @@ pub fn render_junit(report: &Report) -> String {
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" package=\"backproof\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\" time=\"{}\"{timestamp}>",
-            attr(family),
+            attr(&report.group_label(profile, family)),
             cases.len(),
             seconds(ms)
         );
@@ -104,6 +108,42 @@ pub fn render_junit(report: &Report) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// Advisories are no tests: a suite of their own with no test cases, one property each
+/// (`advisory:<profile>/<id>` = title) and the details in `<system-out>`, so no CI counts
+/// them as failures.
+fn advisories(out: &mut String, report: &Report, timestamp: &str) {
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"advisories\" tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\" time=\"0\"{timestamp}>"
+    );
+    out.push_str("    <properties>\n");
+    for a in &report.advisories {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            attr(&format!("advisory:{}/{}", a.profile, a.id)),
+            attr(&a.title)
+        );
+    }
+    out.push_str("    </properties>\n    <system-out>");
+    for a in &report.advisories {
+        let shown = if a.shown_by.is_empty() {
+            "no case of this run".to_string()
+        } else {
+            a.shown_by.join(", ")
+        };
+        let _ = write!(
+            out,
+            "{}",
+            text_esc(&format!(
+                "[{}] {}: {}\n  {}\n  shown by: {}\n",
+                a.profile, a.id, a.title, a.detail, shown
+            ))
+        );
+    }
+    out.push_str("</system-out>\n  </testsuite>\n");
 }
 
 enum Kind {

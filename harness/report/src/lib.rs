@@ -58,6 +58,11 @@ pub struct Report {
     #[serde(default)]
     pub deviations: Vec<Deviation>,
     pub totals: Totals,
+    /// What the suite knows to be weak in the designs (profiles) this run checked: shown in
+    /// a section of their own by every format, never counted as failures. Absent when no
+    /// profile of the run has one (so a v1-only report is as it always was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<Advisory>,
     /// Which share of the selected cases this run ran (`backproof run --shard K/N`); absent
     /// from a whole run and from a merge of all N shards (`backproof report merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +102,37 @@ pub struct CaseResult {
     /// Why the outcome is what it is: the failed check, the accepted alternative, the
     /// missing capability, the infrastructure problem. Empty for a plain pass.
     pub reason: String,
+}
+
+impl CaseResult {
+    /// The profile (backup design) the case belongs to: `v1` for an id that starts with
+    /// its family (`conflict/x`, as ids always were), else the part before `/<family>/`
+    /// (`byok-json-v1/conflict/x`).
+    pub fn profile(&self) -> &str {
+        if self.id.starts_with(&format!("{}/", self.family)) {
+            return "v1";
+        }
+        match self.id.find(&format!("/{}/", self.family)) {
+            Some(i) => &self.id[..i],
+            None => "v1",
+        }
+    }
+}
+
+/// A known weakness of a conformant design (reports/README.md "Advisories").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advisory {
+    /// The profile whose design has it.
+    pub profile: String,
+    /// Stable id, e.g. `no-key-check`.
+    pub id: String,
+    pub title: String,
+    pub detail: String,
+    /// Ids of the cases of this run that show it happening (they passed: the design does
+    /// what it documents).
+    #[serde(default)]
+    pub shown_by: Vec<String>,
 }
 
 /// How one case ended (reports/README.md).
@@ -268,6 +304,7 @@ impl Report {
             cases,
             deviations,
             totals,
+            advisories: Vec::new(),
             shard: None,
             timings,
         }
@@ -291,6 +328,11 @@ impl Report {
             "deviations": deviations,
             "totals": Totals::from_cases(&cases),
         });
+        if !self.advisories.is_empty() {
+            let mut advisories = self.advisories.clone();
+            advisories.sort();
+            snap["advisories"] = serde_json::json!(advisories);
+        }
         if let Some(shard) = self.shard {
             snap["shard"] = serde_json::json!(shard);
         }
@@ -403,6 +445,42 @@ impl Report {
             .collect()
     }
 
+    /// The profiles of the report's cases, `v1` first, then alphabetical.
+    pub fn profiles(&self) -> Vec<String> {
+        let set: BTreeSet<(bool, &str)> = self
+            .cases
+            .iter()
+            .map(|c| (c.profile() != "v1", c.profile()))
+            .collect();
+        set.into_iter().map(|(_, p)| p.to_string()).collect()
+    }
+
+    /// Cases grouped by profile ([`Report::profiles`] order), then by family as
+    /// [`Report::families`] orders them.
+    pub fn profile_families(&self) -> Vec<(String, String, Vec<&CaseResult>)> {
+        let mut out = Vec::new();
+        for p in self.profiles() {
+            for (family, cases) in self.families() {
+                let mine: Vec<&CaseResult> =
+                    cases.into_iter().filter(|c| c.profile() == p).collect();
+                if !mine.is_empty() {
+                    out.push((p.clone(), family, mine));
+                }
+            }
+        }
+        out
+    }
+
+    /// A heading for a group of [`Report::profile_families`]: the family alone when the
+    /// report has only v1 cases (as reports always were), else `profile · family`.
+    pub fn group_label(&self, profile: &str, family: &str) -> String {
+        if self.profiles().iter().all(|p| p == "v1") {
+            family.to_string()
+        } else {
+            format!("{profile} · {family}")
+        }
+    }
+
     /// Failing cases that no deviation covers: what makes a run without baseline exit 1.
     pub fn unexcused_failures(&self) -> Vec<&CaseResult> {
         self.cases
@@ -448,12 +526,20 @@ pub(crate) fn family_rank(family: &str) -> usize {
         .unwrap_or(FAMILIES.len())
 }
 
-/// Families of several reports together, in report order.
-pub(crate) fn all_families(reports: &[Report]) -> Vec<String> {
-    let set: BTreeSet<(usize, String)> = reports
+/// (profile, family) groups of several reports together: `v1` first, then by profile
+/// name; families in report order within a profile.
+pub(crate) fn all_groups(reports: &[Report]) -> Vec<(String, String)> {
+    let set: BTreeSet<(bool, String, usize, String)> = reports
         .iter()
         .flat_map(|r| r.cases.iter())
-        .map(|c| (family_rank(&c.family), c.family.clone()))
+        .map(|c| {
+            (
+                c.profile() != "v1",
+                c.profile().to_string(),
+                family_rank(&c.family),
+                c.family.clone(),
+            )
+        })
         .collect();
-    set.into_iter().map(|(_, f)| f).collect()
+    set.into_iter().map(|(_, p, _, f)| (p, f)).collect()
 }

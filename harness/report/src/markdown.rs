@@ -103,7 +103,11 @@ fn render(report: &Report, passing_rows: bool) -> String {
         }
     }
 
-    for (family, cases) in report.families() {
+    if !report.advisories.is_empty() {
+        advisories(&mut out, report);
+    }
+
+    for (profile, family, cases) in report.profile_families() {
         let mut counts = crate::Totals::default();
         for c in &cases {
             counts.add(c.outcome);
@@ -121,7 +125,7 @@ fn render(report: &Report, passing_rows: bool) -> String {
         let _ = writeln!(
             out,
             "<details{open}><summary><b>{}</b> — {}</summary>\n",
-            html_esc(&family),
+            html_esc(&report.group_label(&profile, &family)),
             summary.join(", ")
         );
         out.push_str("| case | outcome | expected | observed | reason |\n|---|---|---|---|---|\n");
@@ -156,6 +160,34 @@ fn render(report: &Report, passing_rows: bool) -> String {
         out.push_str("\n</details>\n\n");
     }
     out
+}
+
+/// Advisories: known weaknesses of a conformant design, never failures.
+fn advisories(out: &mut String, report: &Report) {
+    out.push_str("### Advisories\n\n");
+    out.push_str("Known weaknesses of the designs checked; not failures (the cases passed).\n\n");
+    out.push_str("| profile | advisory | what | shown by |\n|---|---|---|---|\n");
+    for a in &report.advisories {
+        let shown = if a.shown_by.is_empty() {
+            "no case of this run".to_string()
+        } else {
+            a.shown_by
+                .iter()
+                .map(|c| esc(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | **{}**: {} | {} |",
+            esc(&a.profile),
+            a.id.replace('`', ""),
+            esc(&a.title),
+            esc(&a.detail),
+            shown
+        );
+    }
+    out.push('\n');
 }
 
 fn case_block(out: &mut String, c: &CaseResult) {

@@ -183,8 +183,21 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, MergeError> {
     let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
     let mut cases = Vec::new();
     let mut deviations = Vec::new();
+    let mut advisories: BTreeMap<(String, String), crate::Advisory> = BTreeMap::new();
     let mut timings = Timings::default();
     for (name, r) in reports {
+        // Each shard lists a profile's advisories with the cases it ran that show them.
+        for a in &r.advisories {
+            let entry = advisories
+                .entry((a.profile.clone(), a.id.clone()))
+                .or_insert_with(|| crate::Advisory {
+                    shown_by: Vec::new(),
+                    ..a.clone()
+                });
+            entry.shown_by.extend(a.shown_by.iter().cloned());
+            entry.shown_by.sort();
+            entry.shown_by.dedup();
+        }
         for c in &r.cases {
             if let Some(prev) = owner.insert(c.id.as_str(), name.as_str()) {
                 return Err(MergeError::DuplicateCase {
@@ -208,14 +221,16 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, MergeError> {
             .cases
             .extend(t.cases.iter().map(|(k, v)| (k.clone(), *v)));
     }
-    Ok(Report::from_cases(
+    let mut merged = Report::from_cases(
         first.suite.clone(),
         first.target.clone(),
         first.stack.clone(),
         cases,
         deviations,
         timings,
-    ))
+    );
+    merged.advisories = advisories.into_values().collect();
+    Ok(merged)
 }
 
 /// All inputs shards of one N, each index once and none missing — or none a shard.

@@ -4,6 +4,7 @@
 //! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
 
 pub(crate) mod history;
+pub mod profile;
 pub mod run;
 pub mod scenario;
 pub mod tokens;

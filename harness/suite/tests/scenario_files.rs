@@ -187,3 +187,106 @@ fn misspelt_values_name_the_file_the_line_and_the_allowed_values() {
         .is_ok()
     );
 }
+
+/// v1 keeps the case ids it always had, so reports/reference.json and every baseline stay
+/// comparable: the v1 selection of today's scenario files is exactly the reference
+/// report's scenario ids, and `--profile all` adds only ids under another profile's name.
+#[test]
+fn v1_case_ids_are_unchanged_and_other_profiles_are_prefixed() {
+    use backproof_suite::profile::{Profile, ProfileChoice};
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("reports/reference.json")).unwrap(),
+    )
+    .unwrap();
+    let want: std::collections::BTreeSet<String> = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .filter(|id| !id.starts_with("vectors/"))
+        .collect();
+    let dir = root().join("scenarios");
+    let v1: std::collections::BTreeSet<String> =
+        backproof_suite::run::select(&dir, None, ProfileChoice::One(Profile::V1))
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    assert_eq!(v1, want);
+    let all = backproof_suite::run::select(&dir, None, ProfileChoice::All).unwrap();
+    let mut byok = 0;
+    for s in &all {
+        if s.profile == Profile::V1 {
+            assert!(v1.contains(&s.id), "{}", s.id);
+        } else {
+            let rest = s.id.strip_prefix("byok-json-v1/").unwrap();
+            assert!(rest.starts_with(&format!("{}/", s.family)), "{}", s.id);
+            assert!(Profile::ByokJsonV1.applies_to(&s.family), "{}", s.id);
+            byok += 1;
+        }
+    }
+    assert!(byok >= 10, "{byok} byok-json-v1 cases");
+    assert_eq!(all.len(), v1.len() + byok);
+}
+
+/// A file's `profiles` is checked at load: unknown names, an empty list, a family the
+/// profile has no part in, and a file under a profile's folder that names another.
+#[test]
+fn profiles_are_checked_at_load() {
+    let refused = |folder: &str, text: &str, needle: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        std::fs::write(dir.path().join(folder).join("x.toml"), text).unwrap();
+        let e = backproof_suite::scenario::load_all(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "{folder}: {e}");
+        assert!(e.contains("x.toml"), "{folder}: {e}");
+    };
+    let head = |id: &str, profiles: &str| {
+        format!("id = \"{id}\"\ntitle = \"t\"\nwhy = \"w\"\nprofiles = {profiles}\n")
+    };
+    refused("protocol", &head("protocol/x", "[\"v2\"]"), "byok-json-v1");
+    refused("protocol", &head("protocol/x", "[]"), "names no profile");
+    refused(
+        "protocol",
+        &head("protocol/x", "[\"byok-json-v1\"]"),
+        "does not apply to profile byok-json-v1",
+    );
+    refused(
+        "byok-json-v1/conflict",
+        &head("conflict/x", "[\"v1\"]"),
+        "profiles = [\"byok-json-v1\"]",
+    );
+    refused(
+        "protocol",
+        &format!(
+            "{}shows = [\"no-key-check\"]\n",
+            head("protocol/x", "[\"v1\"]")
+        ),
+        "no advisory of its profiles",
+    );
+    // The same id may exist once per profile: the case ids differ.
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, profiles) in [
+        ("conflict", "[\"v1\"]"),
+        ("byok-json-v1/conflict", "[\"byok-json-v1\"]"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        std::fs::write(
+            dir.path().join(folder).join("x.toml"),
+            head("conflict/x", profiles),
+        )
+        .unwrap();
+    }
+    let ids: Vec<String> = backproof_suite::run::select(
+        dir.path(),
+        None,
+        backproof_suite::profile::ProfileChoice::All,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|s| s.id)
+    .collect();
+    assert_eq!(ids, ["byok-json-v1/conflict/x", "conflict/x"]);
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use backproof_report::{Deviation, Outcome, Report, Shard};
 use backproof_stack::StackChoice;
+use backproof_suite::profile::ProfileChoice;
 use backproof_suite::run::{Event, RunOptions};
 use backproof_suite::scenario::ServerTarget;
 
@@ -135,6 +136,12 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub server_args: Vec<String>,
+    /// Which backup design to check (docs/GATE.md "Profiles"): `v1` (blob v1 over API v1),
+    /// `byok-json-v1` (docs/profiles/byok-json-v1.md), or `all`, which runs every profile
+    /// side by side; a profile the client adapter's hello does not list is reported
+    /// `unsupported`, case by case. Case ids of a profile other than v1 start with its name.
+    #[arg(long, value_name = "NAME|all", default_value = "v1")]
+    pub profile: ProfileChoice,
     /// Print only the failures, the summary, the files written and the gate's verdict (no
     /// progress bar, no `unsupported` lines).
     #[arg(long)]
@@ -171,6 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.filter.as_deref(),
             &args.exclude,
             args.shard,
+            args.profile,
         )?
         .scenarios;
         for s in &list {
@@ -262,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         jobs: args.jobs.unwrap_or_else(backproof_suite::run::default_jobs),
         shard: args.shard,
         thorough: args.thorough,
+        profiles: args.profile,
     };
 
     let bar = if args.quiet {

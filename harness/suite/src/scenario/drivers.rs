@@ -28,7 +28,7 @@ async fn new_world(infra: &Infra, s: &Scenario) -> Result<World, Verdict> {
         .map(|a| (a.name.clone(), a.user.clone()))
         .collect();
     let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
-    Ok(World::create(infra, &s.server_args, &env, &actors, &s.id).await?)
+    Ok(World::create(infra, &s.server_args, &env, &actors, &s.id, s.profile).await?)
 }
 
 fn ignore_background(world: &World) {
@@ -312,6 +312,227 @@ async fn crash_case(
     )
     .await?;
     Ok(())
+}
+
+/// The enumerate driver for an object-store profile (docs/profiles/byok-json-v1.md §6,
+/// "The crash invariant"): the client itself is killed before and after each of its S3
+/// requests of the rotation, as recorded by the client proxy in front of S3. After every
+/// kill: the final object opens with old or new, or the temporary object opens with new;
+/// a restore that finds no final object says `not_found`; and `recover` with [old, new]
+/// gets the backup back (from the temporary object when the final one is gone), after
+/// which a restore with old or new succeeds.
+pub(crate) async fn enumerate_object_store(
+    infra: &Infra,
+    s: &Scenario,
+    setup: &[Step],
+    operation: &Step,
+    user: &str,
+    contacts: &[String],
+) -> Result<DriverStats, Verdict> {
+    let (actor, old, new) = op_secrets(operation)?;
+    let recorded: Vec<ProxyStep> = {
+        let world = new_world(infra, s).await?;
+        let r = async {
+            run_steps(&world, setup).await?;
+            let p = world.proxy(Proxy::Client)?;
+            p.reset();
+            steps::run(&world, operation).await?;
+            let steps = p.steps().into_iter().map(|mut step| {
+                step.path = world.generalize(&step.path);
+                step
+            });
+            Ok::<_, Verdict>(steps.collect())
+        }
+        .await;
+        world.shutdown().await;
+        r?
+    };
+    if recorded.is_empty() {
+        return Err(Verdict::fail(
+            "the rotation makes S3 requests through the client proxy",
+            "none",
+            "nothing to crash",
+        ));
+    }
+    let mut points = 0;
+    let mut gaps = 0;
+    for (i, step) in recorded.iter().enumerate() {
+        let nth = recorded[..=i]
+            .iter()
+            .filter(|r| r.method == step.method && r.path == step.path)
+            .count();
+        for when in When::BOTH {
+            points += 1;
+            let label = format!(
+                "kill the client at S3 step {} ({}) {when} forwarding",
+                step.index,
+                step.label()
+            );
+            let world = new_world(infra, s).await?;
+            let r = object_store_crash(
+                &world,
+                setup,
+                step,
+                nth,
+                when,
+                (actor, old, new),
+                user,
+                contacts,
+            )
+            .await;
+            world.shutdown().await;
+            if r.as_ref().map_err(|v| v.clone().context(&label))? == &true {
+                gaps += 1;
+            }
+        }
+    }
+    Ok(DriverStats {
+        note: format!(
+            "{points} crash points ({} recorded S3 steps: {}); {gaps} left only the temporary object (final-path-gap), recovered by `recover`",
+            recorded.len(),
+            recorded
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// Whether `secret` opens `blob` through the actor's `open`.
+async fn opens(world: &World, actor: &str, secret: &Secret, blob: &[u8]) -> Result<bool, Verdict> {
+    let out = world.call(actor, Request::Open { secret, blob }).await?;
+    Ok(out.is_ok())
+}
+
+/// One crash point of [`enumerate_object_store`]; `true` when the kill left no final
+/// object (only the temporary one held the backup).
+#[allow(clippy::too_many_arguments)]
+async fn object_store_crash(
+    world: &World,
+    setup: &[Step],
+    step: &ProxyStep,
+    nth: usize,
+    when: When,
+    (actor, old, new): (&str, &Secret, &Secret),
+    user: &str,
+    contacts: &[String],
+) -> Result<bool, Verdict> {
+    use super::model::StoreObject;
+    run_steps(world, setup).await?;
+    let pid = world
+        .actor_pid(actor)
+        .await
+        .ok_or_else(|| Verdict::Error("the client is not running".into()))?;
+    let p = world.proxy(Proxy::Client)?;
+    p.reset();
+    p.arm(Rule {
+        at: nth,
+        matching: StepMatch::of(&ProxyStep {
+            path: world.localize(&step.path),
+            ..step.clone()
+        }),
+        fault: Fault::Kill { pid, when },
+    });
+    let _ = world.call(actor, Request::Rotate { old, new }).await?;
+    if !p.all_fired() {
+        return Err(Verdict::fail(
+            format!("the rotation reaches S3 step {} again", step.label()),
+            format!(
+                "steps this time: {}",
+                p.steps()
+                    .iter()
+                    .map(|s| world.generalize(&s.label()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "the rotation's S3 requests are not stable run to run",
+        ));
+    }
+    p.reset();
+    world.restart_actor(actor).await?;
+    let final_obj = world
+        .get_object_if_any(&world.object_key(user, StoreObject::Final))
+        .await?;
+    let temp_obj = world
+        .get_object_if_any(&world.object_key(user, StoreObject::Temp))
+        .await?;
+    let final_ok = match &final_obj {
+        Some(b) => opens(world, actor, old, b).await? || opens(world, actor, new, b).await?,
+        None => false,
+    };
+    let temp_ok = match &temp_obj {
+        Some(b) => opens(world, actor, new, b).await?,
+        None => false,
+    };
+    if !final_ok && !temp_ok {
+        return Err(Verdict::fail(
+            "the final object opens with old or new, or the temporary object opens with new",
+            format!(
+                "final object {}, temporary object {}",
+                match &final_obj {
+                    None => "missing",
+                    Some(_) => "opens with neither",
+                },
+                match &temp_obj {
+                    None => "missing",
+                    Some(_) => "does not open with new",
+                }
+            ),
+            "the crash lost the backup",
+        ));
+    }
+    if final_obj.is_none() {
+        // The design's rule: restore never reads the temporary path by itself.
+        steps::run(
+            world,
+            &Step::Restore {
+                actor: actor.into(),
+                secret: Some(new.clone()),
+                any_of: vec![],
+                expect: Expect::one(Expected::Error(ErrorClass::NotFound)),
+                contacts: None,
+                version: None,
+            },
+        )
+        .await?;
+    }
+    // The user's way back: recover with both passphrases.
+    steps::run(
+        world,
+        &Step::Recover {
+            actor: actor.into(),
+            candidates: vec![
+                super::model::Candidate {
+                    id: "old".into(),
+                    secret: old.clone(),
+                },
+                super::model::Candidate {
+                    id: "new".into(),
+                    secret: new.clone(),
+                },
+            ],
+            expect: Expect::default(),
+            matched: None,
+            tried: None,
+            contacts: Some(contacts.to_vec()),
+        },
+    )
+    .await?;
+    // After recover a plain restore works again with old or new.
+    steps::run(
+        world,
+        &Step::Restore {
+            actor: actor.into(),
+            secret: None,
+            any_of: vec![old.clone(), new.clone()],
+            expect: Expect::default(),
+            contacts: Some(contacts.to_vec()),
+            version: None,
+        },
+    )
+    .await?;
+    Ok(final_obj.is_none())
 }
 
 /// How big a stress run is.

@@ -17,7 +17,7 @@ use backproof_stack::Stack;
 pub use model::{
     Actor, AuthMode, BodyDef, Candidate, Capability, Driver, Expect, Expected, FaultKind,
     FaultWhen, LoadError, Op, Profile, Proxy, RestartTarget, Scenario, Secret, Side, Step,
-    StorageField, StorageOp, UnknownCapability, load_all, scenario_schema,
+    StorageField, StorageOp, StoreObject, UnknownCapability, expand, load_all, scenario_schema,
 };
 pub use world::{ServerTarget, Target, World, WorldError};
 
@@ -135,6 +135,27 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
         observed: "as expected".into(),
         reason: String::new(),
     };
+    // A profile the client does not offer is no failure of it: the case says so.
+    if !infra
+        .target
+        .profiles
+        .iter()
+        .any(|p| p == s.profile.as_str())
+    {
+        case.outcome = Outcome::Unsupported;
+        case.observed = "not run".into();
+        case.reason = crate::run::not_offered_reason(s.profile, &infra.target.profiles);
+        return case;
+    }
+    if s.profile.store() == crate::profile::StoreKind::ObjectStore && infra.stack.is_none() {
+        case.outcome = Outcome::Unsupported;
+        case.observed = "not run".into();
+        case.reason = format!(
+            "profile {} writes S3 objects itself and needs the harness's own S3 (no stack with a server given by URL)",
+            s.profile
+        );
+        return case;
+    }
     // An adapter may announce ops this harness does not know; they are never required.
     let caps: BTreeSet<Capability> = infra
         .target
@@ -185,6 +206,18 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
                 Err(Verdict::Error(
                     "an enumerate scenario has no top-level steps".into(),
                 ))
+            } else if s.profile.store() == crate::profile::StoreKind::ObjectStore
+                && (*side != Side::Client || *proxy != Proxy::Client)
+            {
+                Err(Verdict::Error(format!(
+                    "profile {} has no server: its enumerate driver kills the client at its own S3 requests (side = \"client\", proxy = \"client\")",
+                    s.profile
+                )))
+            } else if s.profile.store() == crate::profile::StoreKind::ObjectStore {
+                // Only the client exists: it is killed at its own S3 requests.
+                drivers::enumerate_object_store(infra, s, setup, operation, user, contacts)
+                    .await
+                    .map(|st| (None, Some(st.note)))
             } else {
                 drivers::enumerate(infra, s, setup, operation, *side, *proxy, user, contacts)
                     .await
@@ -247,7 +280,8 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
         }
     }
     let env: Vec<(String, String)> = s.server_env.clone().into_iter().collect();
-    let world = Arc::new(World::create(infra, &s.server_args, &env, &all_actors, &s.id).await?);
+    let world =
+        Arc::new(World::create(infra, &s.server_args, &env, &all_actors, &s.id, s.profile).await?);
     let watcher = s
         .auto_restart
         .then(|| world::spawn_auto_restart(world.clone()));

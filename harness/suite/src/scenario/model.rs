@@ -13,6 +13,7 @@ use backproof_format::ErrorClass;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::profile::Profile;
 pub use backproof_client::adapter::protocol::{Secret, WireCandidate as Candidate};
 
 /// Why the scenario files could not be loaded.
@@ -38,6 +39,8 @@ pub enum LoadError {
     },
     #[error("duplicate scenario id {0}")]
     Duplicate(String),
+    #[error("{}: {message}", path.display())]
+    Profiles { path: PathBuf, message: String },
     #[error("bad --filter {glob:?}: {source}")]
     Filter {
         glob: String,
@@ -68,9 +71,15 @@ pub struct Scenario {
     /// case is `unsupported`.
     #[serde(default)]
     pub requires: Vec<Capability>,
-    /// The blob profiles the case applies to.
+    /// The profiles (backup designs) the case applies to; it runs once under each that the
+    /// run selects. A file under `scenarios/<profile>/<family>/` names exactly that profile.
     #[serde(default = "default_profiles")]
+    #[schemars(length(min = 1))]
     pub profiles: Vec<Profile>,
+    /// Advisories of its profiles (stable ids, docs/SCENARIOS.md "Profiles") that this case
+    /// shows happening when it passes; the report lists the case under each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shows: Vec<String>,
     /// Client instances (adapter processes, each with its own state dir).
     #[serde(default)]
     pub actors: Vec<Actor>,
@@ -94,26 +103,14 @@ pub struct Scenario {
     pub family: String,
     #[serde(skip)]
     pub path: PathBuf,
+    /// The profile this instance runs under (set by [`expand`]; its `id` is then the case
+    /// id, `<profile>/<family>/<name>` for every profile but `v1`).
+    #[serde(skip)]
+    pub profile: Profile,
 }
 
 fn default_profiles() -> Vec<Profile> {
     vec![Profile::V1]
-}
-
-/// A blob profile (docs/FORMAT.md); only `v1` exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum Profile {
-    #[serde(rename = "v1")]
-    V1,
-}
-
-impl Profile {
-    /// The name the adapter protocol uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -645,6 +642,32 @@ pub enum StorageOp {
     List,
     /// Replace the object with `hex` bytes.
     Replace,
+    /// Set JSON `member` of the stored blob to the JSON value `json` (object-store
+    /// profiles, whose blob is a JSON object).
+    Set,
+    /// Remove JSON `member` from the stored blob (object-store profiles).
+    Remove,
+}
+
+/// Which object of an object-store profile a `storage` step addresses
+/// (docs/profiles/byok-json-v1.md §6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreObject {
+    /// `users/<user>/api_key_backup.json`.
+    #[default]
+    Final,
+    /// `users/<user>/api_key_backup_temp.json`, written during a rotation.
+    Temp,
+}
+
+impl fmt::Display for StoreObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreObject::Final => "final",
+            StoreObject::Temp => "temp",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -784,6 +807,18 @@ pub enum Step {
     Storage {
         user: String,
         op: StorageOp,
+        /// Object-store profiles: the final (default) or the temporary object; a v1 case
+        /// finds the object by content instead.
+        #[serde(default)]
+        object: StoreObject,
+        /// Object-store profiles: a member of the JSON blob, dotted (`kdf.salt`). With
+        /// `flip`, byte `index` of its base64-decoded value is flipped and re-encoded;
+        /// with `set` it gets `json`; with `remove` it goes.
+        #[serde(default)]
+        member: Option<String>,
+        /// With `set`: the member's new value as JSON text (`"\"AAAA\""`, `2`).
+        #[serde(default)]
+        json: Option<String>,
         #[serde(default)]
         offset: Option<i64>,
         #[serde(default)]
@@ -957,13 +992,68 @@ impl Scenario {
                 family,
             });
         }
+        if s.profiles.is_empty() {
+            return Err(LoadError::Profiles {
+                path: path.to_path_buf(),
+                message: "`profiles` names no profile; leave it out for [\"v1\"]".into(),
+            });
+        }
+        if let Some(p) = s.profiles.iter().find(|p| !p.applies_to(&family)) {
+            return Err(LoadError::Profiles {
+                path: path.to_path_buf(),
+                message: format!(
+                    "family {family:?} does not apply to profile {p} (its families: {})",
+                    p.families().join(", ")
+                ),
+            });
+        }
+        if let Some(a) = s.shows.iter().find(|a| {
+            !s.profiles
+                .iter()
+                .any(|p| p.advisories().iter().any(|x| x.id == a.as_str()))
+        }) {
+            return Err(LoadError::Profiles {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`shows` names {a:?}, which is no advisory of its profiles ({})",
+                    s.profiles
+                        .iter()
+                        .flat_map(|p| p.advisories().iter().map(|x| x.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         s.family = family;
         s.path = path.to_path_buf();
+        s.profile = s.profiles[0];
         Ok(s)
     }
 }
 
-/// Every `*.toml` under `dir/<family>/`, sorted by id; ids must be unique.
+/// Every scenario once per profile of `profiles` it applies to, with its case id
+/// ([`Profile::case_id`]), sorted by id. Ids must stay unique.
+pub fn expand(scenarios: Vec<Scenario>, profiles: &[Profile]) -> Result<Vec<Scenario>, LoadError> {
+    let mut out = Vec::new();
+    for s in scenarios {
+        for p in profiles.iter().filter(|p| s.profiles.contains(p)) {
+            let mut one = s.clone();
+            one.id = p.case_id(&s.id);
+            one.profile = *p;
+            out.push(one);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    for w in out.windows(2) {
+        if w[0].id == w[1].id {
+            return Err(LoadError::Duplicate(w[0].id.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Every `*.toml` under `dir/<family>/` and `dir/<profile>/<family>/`, sorted by id; ids
+/// must be unique. A file under a profile's folder applies to exactly that profile.
 pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, LoadError> {
     let read = |d: &Path| {
         std::fs::read_dir(d)
@@ -976,22 +1066,50 @@ pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, LoadError> {
                 source,
             })
     };
-    let mut out = Vec::new();
-    let mut families: Vec<PathBuf> = read(dir)?.into_iter().filter(|p| p.is_dir()).collect();
-    families.sort();
-    for fam in families {
-        let mut files: Vec<PathBuf> = read(&fam)?
+    let tomls = |d: &Path| -> Result<Vec<PathBuf>, LoadError> {
+        let mut files: Vec<PathBuf> = read(d)?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         files.sort();
-        for f in files {
-            out.push(Scenario::load(&f)?);
+        Ok(files)
+    };
+    let mut out = Vec::new();
+    let mut folders: Vec<PathBuf> = read(dir)?.into_iter().filter(|p| p.is_dir()).collect();
+    folders.sort();
+    for folder in folders {
+        let name = folder
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(profile) = name.parse::<Profile>() else {
+            for f in tomls(&folder)? {
+                out.push(Scenario::load(&f)?);
+            }
+            continue;
+        };
+        let mut families: Vec<PathBuf> =
+            read(&folder)?.into_iter().filter(|p| p.is_dir()).collect();
+        families.sort();
+        for fam in families {
+            for f in tomls(&fam)? {
+                let s = Scenario::load(&f)?;
+                if s.profiles != [profile] {
+                    return Err(LoadError::Profiles {
+                        path: f,
+                        message: format!(
+                            "a file under scenarios/{profile}/ says `profiles = [\"{profile}\"]`, exactly"
+                        ),
+                    });
+                }
+                out.push(s);
+            }
         }
     }
+    // Two files may share an id when their profiles differ: the case ids differ.
     out.sort_by(|a, b| a.id.cmp(&b.id));
     for w in out.windows(2) {
-        if w[0].id == w[1].id {
+        if w[0].id == w[1].id && w[0].profiles.iter().any(|p| w[1].profiles.contains(p)) {
             return Err(LoadError::Duplicate(w[0].id.clone()));
         }
     }

@@ -119,6 +119,21 @@ impl AdapterImplementation {
         self.process.kill();
     }
 
+    /// Whether `hello` lists `profile` and `op`.
+    pub fn offers(&self, profile: &str, op: &str) -> bool {
+        self.hello.supports(op) && self.hello.profiles.iter().any(|p| p == profile)
+    }
+
+    /// One request given as JSON fields (a profile whose request shapes the protocol crate
+    /// does not type); the answer's `result` as JSON.
+    pub fn call_json(
+        &mut self,
+        op: &str,
+        fields: serde_json::Value,
+    ) -> OpResult<serde_json::Value> {
+        self.call::<serde_json::Value>(op, fields)
+    }
+
     fn offers_v1(&self) -> bool {
         self.hello.profiles.iter().any(|p| p == PROFILE_V1)
     }

@@ -14,7 +14,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use std::path::Path;
+
 use super::json::to_canonical;
+use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "byok-json-v1/byok-json-v1.json";
@@ -1243,6 +1246,207 @@ pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
         }
     }
     out
+}
+
+/// The profile's name in adapter requests.
+const PROFILE: &str = "byok-json-v1";
+
+/// Why a `corrupted` answer passes a tag-failure vector.
+pub const NO_KEY_CHECK_REASON: &str = "corrupted for a tag failure: the profile has no key check, so a wrong passphrase and damage are the same failure (advisory no-key-check)";
+
+/// Judges an answer (`Ok(plaintext)` or an error class) against the vector's result.
+fn judge(expected: &str, got: Result<Vec<u8>, String>, want_plain: &[u8]) -> CaseOutcome {
+    match (got, expected) {
+        (Ok(p), "ok") if p == want_plain => CaseOutcome::Pass,
+        (Ok(p), "ok") => CaseOutcome::Fail {
+            expected: format!("plaintext {}", h(want_plain)),
+            observed: format!("plaintext {}", h(&p)),
+        },
+        (Ok(_), want) => CaseOutcome::Fail {
+            expected: want.to_string(),
+            observed: "ok".into(),
+        },
+        (Err(c), want) if c == want => CaseOutcome::Pass,
+        (Err(c), "wrong_key") if c == "corrupted" => CaseOutcome::PassAcceptable {
+            reason: NO_KEY_CHECK_REASON.into(),
+        },
+        (Err(c), want) => CaseOutcome::Fail {
+            expected: want.to_string(),
+            observed: c,
+        },
+    }
+}
+
+/// One test through an adapter: `open` (and, for a pinned round trip, `seal` too) or
+/// `seal`, with `"profile": "byok-json-v1"` (docs/profiles/byok-json-v1.md §8).
+fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome, String> {
+    let expected = t["result"].as_str().ok_or("vector has no result")?;
+    let op = t["op"].as_str().unwrap_or("open");
+    let plaintext = if t.get("plaintext").is_some() {
+        unhex(t, "plaintext")?
+    } else {
+        Vec::new()
+    };
+    let seal_request = || -> Value {
+        let mut r = json!({"profile": PROFILE, "secret": t["secret"], "plaintext": t["plaintext"]});
+        for k in ["kdf", "salt", "nonce", "created_at", "updated_at"] {
+            if let Some(v) = t.get(k) {
+                r[k] = v.clone();
+            }
+        }
+        r
+    };
+    let class = |e: super::ClassError| e.class;
+    match op {
+        "open" => {
+            if !imp.offers(PROFILE, "open") {
+                return Ok(CaseOutcome::Unsupported { op: "open".into() });
+            }
+            let request = json!({"profile": PROFILE, "secret": t["secret"], "blob": t["blob"]});
+            let got = imp
+                .call_json("open", request)?
+                .map_err(class)
+                .and_then(|r| {
+                    r["plaintext"]
+                        .as_str()
+                        .and_then(|p| hex::decode(p).ok())
+                        .ok_or_else(|| "an answer without hex `plaintext`".to_string())
+                });
+            let verdict = judge(expected, got, &plaintext);
+            if verdict != CaseOutcome::Pass || t.get("nonce").is_none() {
+                return Ok(verdict);
+            }
+            // A pinned round trip also says what sealing these inputs gives.
+            if !imp.offers(PROFILE, "seal") {
+                return Ok(CaseOutcome::Unsupported { op: "seal".into() });
+            }
+            Ok(match imp.call_json("seal", seal_request())? {
+                Ok(r) => {
+                    let sealed = r["blob"]
+                        .as_str()
+                        .and_then(|b| hex::decode(b).ok())
+                        .unwrap_or_default();
+                    match same_json(&sealed, &unhex(t, "blob")?) {
+                        Ok(()) => CaseOutcome::Pass,
+                        Err(e) => CaseOutcome::Fail {
+                            expected: "sealing the pinned inputs gives the vector's blob".into(),
+                            observed: e,
+                        },
+                    }
+                }
+                Err(e) => CaseOutcome::Fail {
+                    expected: "sealing the pinned inputs gives the vector's blob".into(),
+                    observed: e.class,
+                },
+            })
+        }
+        "seal" => {
+            if !imp.offers(PROFILE, "seal") {
+                return Ok(CaseOutcome::Unsupported { op: "seal".into() });
+            }
+            Ok(match (imp.call_json("seal", seal_request())?, expected) {
+                (Ok(_), "ok") => CaseOutcome::Pass,
+                (Ok(_), want) => CaseOutcome::Fail {
+                    expected: want.into(),
+                    observed: "ok".into(),
+                },
+                (Err(e), want) if e.class == want => CaseOutcome::Pass,
+                (Err(e), want) => CaseOutcome::Fail {
+                    expected: want.into(),
+                    observed: e.class,
+                },
+            })
+        }
+        other => Err(format!("unknown op {other:?}")),
+    }
+}
+
+/// Reads the profile's vector file from the vectors folder.
+fn load(dir: &Path) -> Result<Value, VectorsError> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| VectorsError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| VectorsError::Invalid {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// The selected tests (ids `byok-json-v1/<tcId>`) of the profile's file in `dir`, through
+/// `imp` when given, else against the in-process reference codec.
+pub fn check_with(
+    dir: &Path,
+    mut imp: Option<&mut AdapterImplementation>,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    let doc = load(dir)?;
+    let mut out = Vec::new();
+    for t in doc["testGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["tests"].as_array())
+        .flatten()
+    {
+        let tc_id = t["tcId"].as_u64().unwrap_or(0);
+        let id = format!("{PROFILE}/{tc_id}");
+        if !selected(&id) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let outcome = match imp.as_deref_mut() {
+            Some(a) => run_through(t, a).unwrap_or_else(|message| CaseOutcome::Error { message }),
+            None => match check_one(t) {
+                Ok(()) => CaseOutcome::Pass,
+                Err(observed) => CaseOutcome::Fail {
+                    expected: t["result"].as_str().unwrap_or_default().to_string(),
+                    observed,
+                },
+            },
+        };
+        out.push(CaseResult {
+            id,
+            file: FILE.to_string(),
+            tc_id,
+            comment: t["comment"].as_str().unwrap_or_default().to_string(),
+            outcome,
+            millis: started.elapsed().as_millis() as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// [`check_with`] with the selection as a glob over ids (`byok-json-v1/*`), as
+/// `backproof vectors check --filter` gives it.
+pub fn check_filtered(
+    dir: &Path,
+    imp: Option<&mut AdapterImplementation>,
+    filter: Option<&str>,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    let matcher = filter
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| VectorsError::Filter {
+                    glob: g.to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .transpose()?;
+    check_with(dir, imp, &|id| {
+        matcher.as_ref().is_none_or(|m| m.is_match(id))
+    })
+}
+
+/// [`check_with`] through an adapter (what `backproof run` does).
+pub fn check_through(
+    dir: &Path,
+    imp: &mut AdapterImplementation,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    check_with(dir, Some(imp), selected)
 }
 
 #[cfg(test)]

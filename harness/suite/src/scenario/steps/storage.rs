@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use backproof_format::Field;
 
-use crate::scenario::model::{Step, StorageOp};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+use crate::scenario::model::{Step, StorageOp, StoreObject};
 use crate::scenario::verdict::{StepResult, Verdict};
 use crate::scenario::world::World;
 
@@ -30,6 +34,9 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
     let Step::Storage {
         user,
         op,
+        object,
+        member,
+        json,
         offset,
         field,
         index,
@@ -59,7 +66,31 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let (key, mut blob) = locate(world, user).await?;
+    let (key, mut blob) = if world.is_object_store() {
+        let key = world.object_key(user, *object);
+        let blob = world.get_object_if_any(&key).await?.ok_or_else(|| {
+            Verdict::Error(format!("user {user} has no {object} object to damage"))
+        })?;
+        (key, blob)
+    } else {
+        if member.is_some() || *object != StoreObject::Final {
+            return Err(Verdict::Error(format!(
+                "`member` and `object` address an object-store profile's JSON blob, not profile {}",
+                world.profile()
+            )));
+        }
+        locate(world, user).await?
+    };
+    if let Some(m) = member {
+        // `offset` counts from the end when negative (the tag's last byte is -1).
+        let at = offset.unwrap_or(index.map_or(0, |i| i as i64));
+        let edited = edit_member(&blob, m, *op, at, json.as_deref())?;
+        world.put_object(&key, edited).await?;
+        return Ok(None);
+    }
+    if matches!(op, StorageOp::Set | StorageOp::Remove) {
+        return Err(Verdict::Error(format!("storage op {op:?} needs `member`")));
+    }
     // The byte a flip or a cut aims at: byte `index` of `field`, or `offset` (negative =
     // from the end).
     let at = |blob: &[u8]| -> Result<usize, Verdict> {
@@ -113,8 +144,108 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             world.delete_object(&key).await?;
             return Ok(None);
         }
-        StorageOp::List => return Ok(None),
+        StorageOp::List | StorageOp::Set | StorageOp::Remove => return Ok(None),
     }
     world.put_object(&key, blob).await?;
     Ok(None)
+}
+
+/// One edit of a member of a JSON blob (`kdf.salt`): flip byte `at` (negative: from the
+/// end) of its
+/// base64-decoded value (re-encoded canonically, so only the bytes differ), set it to the
+/// JSON text `json`, or remove it. The rest of the object is written back as parsed.
+fn edit_member(
+    blob: &[u8],
+    member: &str,
+    op: StorageOp,
+    at: i64,
+    json: Option<&str>,
+) -> Result<Vec<u8>, Verdict> {
+    let mut doc: Value = serde_json::from_slice(blob)
+        .map_err(|e| Verdict::Error(format!("the stored blob is not JSON: {e}")))?;
+    let (parents, last) = match member.rsplit_once('.') {
+        Some((p, l)) => (p.split('.').collect::<Vec<_>>(), l),
+        None => (Vec::new(), member),
+    };
+    let mut node = &mut doc;
+    for p in parents {
+        node = node
+            .get_mut(p)
+            .ok_or_else(|| Verdict::Error(format!("the stored blob has no member {p:?}")))?;
+    }
+    let obj = node
+        .as_object_mut()
+        .ok_or_else(|| Verdict::Error(format!("the parent of {member:?} is not an object")))?;
+    match op {
+        StorageOp::Flip => {
+            let text = obj
+                .get(last)
+                .and_then(Value::as_str)
+                .ok_or_else(|| Verdict::Error(format!("member {member:?} is not a string")))?;
+            let mut bytes = STANDARD
+                .decode(text)
+                .map_err(|e| Verdict::Error(format!("member {member:?} is not base64: {e}")))?;
+            let n = bytes.len() as i64;
+            let i = if at < 0 { n + at } else { at };
+            let b = usize::try_from(i)
+                .ok()
+                .and_then(|i| bytes.get_mut(i))
+                .ok_or_else(|| Verdict::Error(format!("member {member:?} has no byte {at}")))?;
+            *b ^= 0x01;
+            obj.insert(last.to_string(), Value::String(STANDARD.encode(bytes)));
+        }
+        StorageOp::Set => {
+            let text = json.ok_or_else(|| Verdict::Error("`set` needs `json`".into()))?;
+            let v: Value = serde_json::from_str(text)
+                .map_err(|e| Verdict::Error(format!("`json` is not JSON: {e}")))?;
+            obj.insert(last.to_string(), v);
+        }
+        StorageOp::Remove => {
+            obj.remove(last).ok_or_else(|| {
+                Verdict::Error(format!("the stored blob has no member {member:?}"))
+            })?;
+        }
+        other => {
+            return Err(Verdict::Error(format!(
+                "storage op {other:?} does not take `member` (flip, set, remove do)"
+            )));
+        }
+    }
+    serde_json::to_vec(&doc).map_err(|e| Verdict::Error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOB: &str = r#"{"version":1,"kdf":{"algorithm":"pbkdf2","salt":"AAECAwQFBgcICQoLDA0ODw==","iterations":100000},"encrypted_data":"AAAA","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#;
+
+    fn edited(member: &str, op: StorageOp, at: i64, json: Option<&str>) -> Value {
+        serde_json::from_slice(&edit_member(BLOB.as_bytes(), member, op, at, json).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn members_are_flipped_set_and_removed_by_path() {
+        let v = edited("kdf.salt", StorageOp::Flip, 2, None);
+        let salt = STANDARD.decode(v["kdf"]["salt"].as_str().unwrap()).unwrap();
+        assert_eq!(salt[..4], [0, 1, 3, 3]);
+        let v = edited("kdf.salt", StorageOp::Flip, -1, None);
+        let salt = STANDARD.decode(v["kdf"]["salt"].as_str().unwrap()).unwrap();
+        assert_eq!(salt[14..], [14, 14]);
+        assert_eq!(v["version"], 1);
+        let v = edited("version", StorageOp::Set, 0, Some("\"1\""));
+        assert_eq!(v["version"], "1");
+        let v = edited("created_at", StorageOp::Remove, 0, None);
+        assert!(v.get("created_at").is_none() && v.get("updated_at").is_some());
+        for (m, op) in [
+            ("kdf.nothing", StorageOp::Remove),
+            ("version", StorageOp::Flip),
+            ("missing.salt", StorageOp::Flip),
+            ("version", StorageOp::Truncate),
+        ] {
+            assert!(edit_member(BLOB.as_bytes(), m, op, 0, None).is_err(), "{m}");
+        }
+        assert!(edit_member(b"not json", "version", StorageOp::Remove, 0, None).is_err());
+    }
 }

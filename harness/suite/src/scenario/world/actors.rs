@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use backproof_client::adapter::protocol::{
     BackupRequest, DeleteRequest, Hex, OpenRequest, RecoverRequest, RestoreRequest, RotateRequest,
-    SealRequest,
+    SealRequest, WireServer,
 };
 use backproof_client::adapter::{AdapterProcess, DriverError};
 use serde::de::DeserializeOwned;
@@ -159,6 +159,9 @@ impl World {
 
     /// The request's JSON as docs/ADAPTER.md specifies it.
     async fn request_json(&self, actor: &str, req: Request<'_>) -> Result<Value, WorldError> {
+        if self.is_object_store() {
+            return self.object_store_request(actor, req);
+        }
         let profile = Profile::V1.as_str().to_string();
         let user = self.actor_user(actor);
         let json = match req {
@@ -204,6 +207,64 @@ impl World {
         };
         // The protocol types serialize to JSON objects without fail.
         Ok(json.unwrap_or(Value::Null))
+    }
+
+    /// An object-store profile's request (docs/profiles/byok-json-v1.md §8): the v1 shape
+    /// with this profile's name and a `store` in place of `server`.
+    fn object_store_request(&self, actor: &str, req: Request<'_>) -> Result<Value, WorldError> {
+        let profile = self.profile().as_str().to_string();
+        let placeholder = || WireServer {
+            url: String::new(),
+            token: String::new(),
+        };
+        let json = match req {
+            Request::Open { secret, blob } => serde_json::to_value(OpenRequest {
+                profile,
+                secret: secret.clone(),
+                blob: Hex(blob.to_vec()),
+            }),
+            Request::Seal { secret, plaintext } => serde_json::to_value(SealRequest {
+                profile,
+                secret: secret.clone(),
+                plaintext: Hex(plaintext.to_vec()),
+                kdf: None,
+                salt: None,
+                nonce: None,
+            }),
+            Request::Backup { secret, payload } => serde_json::to_value(BackupRequest {
+                profile,
+                server: placeholder(),
+                secret: secret.clone(),
+                payload: Hex(payload.to_vec()),
+            }),
+            Request::Restore { secret } => serde_json::to_value(RestoreRequest {
+                profile,
+                server: placeholder(),
+                secret: secret.clone(),
+            }),
+            Request::Rotate { old, new } => serde_json::to_value(RotateRequest {
+                profile,
+                server: placeholder(),
+                old: old.clone(),
+                new: new.clone(),
+            }),
+            Request::Recover { candidates } => serde_json::to_value(RecoverRequest {
+                profile,
+                server: placeholder(),
+                candidates: candidates.to_vec(),
+            }),
+            Request::Delete => serde_json::to_value(DeleteRequest {
+                profile,
+                server: placeholder(),
+            }),
+        };
+        let mut json = json.unwrap_or(Value::Null);
+        if let Some(m) = json.as_object_mut()
+            && m.remove("server").is_some()
+        {
+            m.insert("store".into(), self.wire_store(&self.actor_user(actor))?);
+        }
+        Ok(json)
     }
 
     /// Sends one op to an actor's adapter (in a blocking thread) and classifies the answer.

@@ -26,8 +26,9 @@ pub use server::ServerTarget;
 pub(crate) use server::spawn_auto_restart;
 
 use super::Infra;
-use super::model::Proxy;
+use super::model::{Profile, Proxy, StoreObject};
 use super::verdict::Verdict;
+use crate::profile::StoreKind;
 
 /// What the run was given; shared by every scenario.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct Target {
     /// Capabilities the target offers (`server-restart`, `storage-access`,
     /// `client-adapter`, `op:<name>` from the adapter's hello).
     pub capabilities: Vec<String>,
+    /// The profiles the adapter's hello lists.
+    pub profiles: Vec<String>,
 }
 
 /// Why a world could not be set up or used; the case ends in `error`.
@@ -98,6 +101,8 @@ pub enum WorldError {
         code: u16,
         body: String,
     },
+    #[error("profile {0} has no server: backproof cannot restart one")]
+    NoServer(Profile),
     /// The harness's own S3 request failed.
     #[error("{what}: {detail}")]
     S3 { what: String, detail: String },
@@ -134,6 +139,11 @@ pub struct World {
     _dir: tempfile::TempDir,
     /// The scenario's own folder (adapter state dirs, the stress history).
     pub(crate) dir: PathBuf,
+    /// The profile the case runs under; an `object-store` profile's world has no server:
+    /// the client proxy stands in front of S3 and the adapter writes object paths itself.
+    profile: Profile,
+    /// An object-store profile's key prefix (`case-<tag>/`), in front of `users/…`.
+    store_prefix: String,
 }
 
 /// A world's own bucket on the shared stack, and the fault proxy the server reaches it by.
@@ -142,6 +152,10 @@ struct Storage {
     bucket: String,
     s3: aws_sdk_s3::Client,
     s3_proxy: FaultProxy,
+    /// What an object-store client is given to sign its own S3 requests with.
+    region: String,
+    access_key: String,
+    secret_key: String,
 }
 
 /// `s.replace(from, to)`, except that an empty `from` (no bucket, no prefix: a server given
@@ -254,8 +268,12 @@ impl World {
         once_env: &[(String, String)],
         actors: &[(String, String)],
         label: &str,
+        profile: Profile,
     ) -> Result<World, WorldError> {
         let target = &infra.target;
+        if profile.store() == StoreKind::ObjectStore {
+            return World::create_object_store(infra, actors, label, profile).await;
+        }
         if let (Some(url), Some(tokens)) = (target.server.fixed_url(), target.server.url_tokens()) {
             // Both accounts' backups go first: the accounts are shared by every case of
             // the run, which therefore runs one at a time.
@@ -330,9 +348,14 @@ impl World {
                 bucket,
                 s3: stack.s3.client().await,
                 s3_proxy,
+                region: stack.s3.region().to_string(),
+                access_key: stack.s3.access_key().to_string(),
+                secret_key: stack.s3.secret_key().to_string(),
             }),
             tokens: Mutex::default(),
             prefix: format!("u{tag}-"),
+            profile: Profile::V1,
+            store_prefix: String::new(),
             actors: BTreeMap::new(),
             actor_users: BTreeMap::new(),
             saved: Mutex::default(),
@@ -381,7 +404,110 @@ impl World {
             auth_secret: String::new(),
             dir: dir.path().to_path_buf(),
             _dir: dir,
+            profile: Profile::V1,
+            store_prefix: String::new(),
         })
+    }
+
+    /// A world for an `object-store` profile (docs/profiles/byok-json-v1.md §6): a bucket
+    /// of its own and the client proxy in front of S3, so that every S3 request of the
+    /// client is a step the faults and the enumerate driver can aim at. No database, no
+    /// server process.
+    async fn create_object_store(
+        infra: &Infra,
+        actors: &[(String, String)],
+        label: &str,
+        profile: Profile,
+    ) -> Result<World, WorldError> {
+        let target = &infra.target;
+        let stack: &Stack = infra.stack.as_ref().ok_or(WorldError::NoStack)?;
+        let tag = random_hex(4);
+        let bucket = format!(
+            "bp-{}-{tag}",
+            label
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect::<String>()
+                .to_lowercase()
+        );
+        stack
+            .s3
+            .create_bucket(&bucket)
+            .await
+            .map_err(|source| WorldError::Bucket {
+                bucket: bucket.clone(),
+                source,
+            })?;
+        let client_proxy = FaultProxy::start(stack.s3.endpoint()).await?;
+        let s3_proxy = FaultProxy::start(stack.s3.endpoint()).await?;
+        let server = ServerProc::new(target.server.clone(), 0, Vec::new(), Vec::new(), Vec::new());
+        let dir = scenario_dir()?;
+        let world = World {
+            server: tokio::sync::Mutex::new(server),
+            client_url: client_proxy.url(),
+            client_proxy,
+            storage: Some(Storage {
+                bucket,
+                s3: stack.s3.client().await,
+                s3_proxy,
+                region: stack.s3.region().to_string(),
+                access_key: stack.s3.access_key().to_string(),
+                secret_key: stack.s3.secret_key().to_string(),
+            }),
+            tokens: Mutex::default(),
+            prefix: format!("u{tag}-"),
+            actors: BTreeMap::new(),
+            actor_users: BTreeMap::new(),
+            saved: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            target: target.clone(),
+            auth_secret: String::new(),
+            dir: dir.path().to_path_buf(),
+            _dir: dir,
+            profile,
+            store_prefix: format!("case-{tag}/"),
+        };
+        world.start_actors(actors).await
+    }
+
+    /// The profile the case runs under.
+    pub(crate) fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Whether the client writes S3 object paths itself (no server).
+    pub(crate) fn is_object_store(&self) -> bool {
+        self.profile.store() == StoreKind::ObjectStore
+    }
+
+    /// An object-store profile's key of a user's final or temporary object
+    /// (docs/profiles/byok-json-v1.md §6).
+    pub(crate) fn object_key(&self, user: &str, object: StoreObject) -> String {
+        let suffix = match object {
+            StoreObject::Final => "",
+            StoreObject::Temp => "_temp",
+        };
+        format!(
+            "{}users/{user}/api_key_backup{suffix}.json",
+            self.store_prefix
+        )
+    }
+
+    /// The `store` object of an object-store profile's adapter request for a logical user
+    /// (docs/profiles/byok-json-v1.md §8): the S3 endpoint through the client proxy.
+    pub(crate) fn wire_store(&self, user: &str) -> Result<serde_json::Value, WorldError> {
+        let st = self.storage()?;
+        Ok(serde_json::json!({
+            "kind": StoreKind::ObjectStore.as_str(),
+            "endpoint": self.client_url,
+            "bucket": st.bucket,
+            "region": st.region,
+            "access_key": st.access_key,
+            "secret_key": st.secret_key,
+            "prefix": self.store_prefix,
+            "user": user,
+        }))
     }
 
     /// Replaces this world's bucket and user prefix in a recorded request path with
@@ -390,7 +516,11 @@ impl World {
     pub(crate) fn generalize(&self, path: &str) -> String {
         let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
         replace_nonempty(
-            &replace_nonempty(path, bucket, "{bucket}"),
+            &replace_nonempty(
+                &replace_nonempty(path, bucket, "{bucket}"),
+                &self.store_prefix,
+                "{sp}",
+            ),
             &self.prefix,
             "{p}",
         )
@@ -401,6 +531,7 @@ impl World {
         let bucket = self.storage.as_ref().map_or("", |s| s.bucket.as_str());
         pattern
             .replace("{bucket}", bucket)
+            .replace("{sp}", &self.store_prefix)
             .replace("{p}", &self.prefix)
     }
 
@@ -512,11 +643,17 @@ impl World {
 
     /// Kills the server (if running) and starts it again on the same port and database.
     pub(crate) async fn restart_server(&self) -> Result<(), WorldError> {
+        if self.is_object_store() {
+            return Err(WorldError::NoServer(self.profile));
+        }
         self.server.lock().await.restart().await
     }
 
     /// Restarts the server if it is not running (a proxy killed it); whether it had to.
     pub(crate) async fn ensure_server(&self) -> Result<bool, WorldError> {
+        if self.is_object_store() {
+            return Ok(false);
+        }
         let mut s = self.server.lock().await;
         if s.exited() {
             s.restart().await?;
@@ -525,8 +662,14 @@ impl World {
         Ok(false)
     }
 
-    /// GET /v1/backup straight to the server: `(version, body)` or `None` on 404.
+    /// GET /v1/backup straight to the server: `(version, body)` or `None` on 404. For an
+    /// object-store profile: the user's final object from S3 (version 0: the store has
+    /// none).
     pub(crate) async fn fetch(&self, user: &str) -> Result<Option<(u64, Vec<u8>)>, Verdict> {
+        if self.is_object_store() {
+            let key = self.object_key(user, StoreObject::Final);
+            return Ok(self.get_object_if_any(&key).await?.map(|b| (0, b)));
+        }
         let token = self.token(user).await?;
         let url = format!("{}/v1/backup", self.server_url().await);
         let resp = http_client()

@@ -44,6 +44,26 @@ impl World {
         Ok(b.into_bytes().to_vec())
     }
 
+    /// The object at `key`, `None` when there is none.
+    pub(crate) async fn get_object_if_any(&self, key: &str) -> Result<Option<Vec<u8>>, WorldError> {
+        let st = self.storage()?;
+        let out = match st.s3.get_object().bucket(&st.bucket).key(key).send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let missing = e.as_service_error().is_some_and(|se| se.is_no_such_key());
+                if missing {
+                    return Ok(None);
+                }
+                return Err(s3_error(format!("get {key}"), e));
+            }
+        };
+        let b = out.body.collect().await.map_err(|e| WorldError::S3 {
+            what: format!("read {key}"),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(b.into_bytes().to_vec()))
+    }
+
     pub(crate) async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), WorldError> {
         let st = self.storage()?;
         st.s3

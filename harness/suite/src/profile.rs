@@ -1,0 +1,303 @@
+//! The backup designs the suite checks (docs/GATE.md "Profiles"): each profile names its
+//! store, the case families that apply to it and the advisories its design carries.
+//!
+//! Adding a profile is adding a variant here and filling in its `match` arms; the compiler
+//! finds every place that has to decide something about it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One backup design, end to end: codec, store, vectors, families, advisories.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Profile {
+    /// Blob v1 over API v1 (docs/FORMAT.md, docs/API.md): the suite's original design.
+    #[serde(rename = "v1")]
+    V1,
+    /// The JSON blob of a bring-your-own-key cloud backup, written to S3 object paths by
+    /// the client itself (docs/profiles/byok-json-v1.md).
+    #[serde(rename = "byok-json-v1")]
+    ByokJsonV1,
+}
+
+impl Default for Profile {
+    /// Absent from a request or a scenario file means `v1`.
+    fn default() -> Profile {
+        Profile::V1
+    }
+}
+
+/// How a profile's bytes reach storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The backproof server API (docs/API.md), If-Match / 409.
+    ApiV1,
+    /// The client writes S3 object paths itself; there is no server.
+    ObjectStore,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::ApiV1 => "api-v1",
+            StoreKind::ObjectStore => "object-store",
+        }
+    }
+}
+
+/// Something the suite knows to be weak in a design that is nevertheless conformant.
+/// Printed in every report format in a section of its own; never a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advisory {
+    /// Stable id (`no-key-check`), what reports and tools match on.
+    pub id: &'static str,
+    /// One line.
+    pub title: &'static str,
+    /// Why it matters, for the report's reader.
+    pub detail: &'static str,
+}
+
+const NO_KEY_CHECK: Advisory = Advisory {
+    id: "no-key-check",
+    title: "a wrong passphrase and a damaged backup are the same failure",
+    detail: "The design has no key check: both are an AES-GCM tag mismatch, so the user with a damaged backup is told to retype a correct passphrase and the user with a wrong one may conclude the data is lost. AES-GCM is not key-committing either. Cases accept `wrong_key` or `corrupted` for a tag failure (pass-acceptable).",
+};
+
+const LAST_WRITER_WINS: Advisory = Advisory {
+    id: "last-writer-wins",
+    title: "two devices that back up at once lose an update",
+    detail: "Writes are plain S3 PUTs without a precondition: both devices succeed and the slower one silently replaces the other's backup. The conflict cases run and show the lost update happening.",
+};
+
+const FINAL_PATH_GAP: Advisory = Advisory {
+    id: "final-path-gap",
+    title: "during a rotation only the temporary object holds the backup",
+    detail: "Between rotation steps \"delete final\" and \"upload final\" a crash leaves a restore saying not_found until someone runs recover on the temporary object. Writing the final object over the old one (a PUT replaces atomically) would have no gap.",
+};
+
+impl Profile {
+    /// Every profile, in the order reports list them (`v1` first).
+    pub const ALL: [Profile; 2] = [Profile::V1, Profile::ByokJsonV1];
+
+    /// The name on the command line, in scenario files, adapter requests and case ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
+            Profile::ByokJsonV1 => "byok-json-v1",
+        }
+    }
+
+    pub fn store(self) -> StoreKind {
+        match self {
+            Profile::V1 => StoreKind::ApiV1,
+            Profile::ByokJsonV1 => StoreKind::ObjectStore,
+        }
+    }
+
+    /// The case families that apply. `hygiene` and `protocol` check the backproof server
+    /// API, which an object-store design does not have.
+    pub fn families(self) -> &'static [&'static str] {
+        match self {
+            Profile::V1 => &[
+                "vectors",
+                "conflict",
+                "wrong-passphrase",
+                "corrupted-blob",
+                "mid-rotation-crash",
+                "smart-recovery",
+                "hygiene",
+                "protocol",
+            ],
+            Profile::ByokJsonV1 => &[
+                "vectors",
+                "conflict",
+                "wrong-passphrase",
+                "corrupted-blob",
+                "mid-rotation-crash",
+            ],
+        }
+    }
+
+    pub fn applies_to(self, family: &str) -> bool {
+        self.families().contains(&family)
+    }
+
+    /// What the suite knows to be weak in this design (docs/profiles/<name>.md).
+    pub fn advisories(self) -> &'static [Advisory] {
+        match self {
+            Profile::V1 => &[],
+            Profile::ByokJsonV1 => &[NO_KEY_CHECK, LAST_WRITER_WINS, FINAL_PATH_GAP],
+        }
+    }
+
+    /// The case id of a scenario (`<family>/<name>`) or vector (`vectors/…`) run under
+    /// this profile: `v1` keeps the id as it always was, so old reports and baselines stay
+    /// comparable; every other profile puts its name in front.
+    pub fn case_id(self, id: &str) -> String {
+        match self {
+            Profile::V1 => id.to_string(),
+            p => format!("{}/{id}", p.as_str()),
+        }
+    }
+
+    /// The folder under vectors/ that holds this profile's vector files; `None` for v1,
+    /// whose files sit in vectors/ itself.
+    pub fn vectors_subdir(self) -> Option<&'static str> {
+        match self {
+            Profile::V1 => None,
+            p => Some(p.as_str()),
+        }
+    }
+
+    /// The profile a case id belongs to (the inverse of [`Profile::case_id`]).
+    pub fn of_case_id(id: &str) -> Profile {
+        Profile::ALL
+            .into_iter()
+            .filter(|p| *p != Profile::V1)
+            .find(|p| {
+                id.strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+            })
+            .unwrap_or(Profile::V1)
+    }
+
+    fn names() -> String {
+        Profile::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A profile name that is not one of [`Profile::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile {given:?}; known profiles: {known} (or `all`)")]
+pub struct UnknownProfile {
+    pub given: String,
+    pub known: String,
+}
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<Profile, UnknownProfile> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownProfile {
+                given: s.to_string(),
+                known: Profile::names(),
+            })
+    }
+}
+
+/// `--profile NAME|all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileChoice {
+    /// One profile (default `v1`).
+    One(Profile),
+    /// Every profile: those the target's `hello` does not offer are `unsupported`, case by
+    /// case, with the reason.
+    All,
+}
+
+impl Default for ProfileChoice {
+    fn default() -> ProfileChoice {
+        ProfileChoice::One(Profile::V1)
+    }
+}
+
+impl ProfileChoice {
+    /// The profiles the choice runs, in report order.
+    pub fn profiles(self) -> Vec<Profile> {
+        match self {
+            ProfileChoice::One(p) => vec![p],
+            ProfileChoice::All => Profile::ALL.to_vec(),
+        }
+    }
+}
+
+impl FromStr for ProfileChoice {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<ProfileChoice, UnknownProfile> {
+        if s == "all" {
+            Ok(ProfileChoice::All)
+        } else {
+            s.parse().map(ProfileChoice::One)
+        }
+    }
+}
+
+impl fmt::Display for ProfileChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProfileChoice::One(p) => p.fmt(f),
+            ProfileChoice::All => f.write_str("all"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_case_ids_are_unchanged_and_others_are_prefixed() {
+        for id in [
+            "protocol/auth-missing-token",
+            "conflict/two-devices-merge",
+            "vectors/blob-v1/12",
+        ] {
+            assert_eq!(Profile::V1.case_id(id), id);
+            assert_eq!(Profile::of_case_id(id), Profile::V1);
+        }
+        let byok = Profile::ByokJsonV1.case_id("conflict/two-devices");
+        assert_eq!(byok, "byok-json-v1/conflict/two-devices");
+        assert_eq!(Profile::of_case_id(&byok), Profile::ByokJsonV1);
+        // A family that merely starts like a profile name is not one.
+        assert_eq!(Profile::of_case_id("byok-json-v1x/a"), Profile::V1);
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_list_the_known() {
+        for p in Profile::ALL {
+            assert_eq!(p.as_str().parse::<Profile>(), Ok(p));
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                serde_json::json!(p.as_str())
+            );
+        }
+        assert_eq!("all".parse::<ProfileChoice>(), Ok(ProfileChoice::All));
+        let e = "bogus".parse::<ProfileChoice>().unwrap_err().to_string();
+        assert!(
+            e.contains("\"bogus\"") && e.contains("v1, byok-json-v1") && e.contains("all"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn advisories_have_unique_ids() {
+        let mut seen = std::collections::BTreeSet::new();
+        for p in Profile::ALL {
+            for a in p.advisories() {
+                seen.insert(a.id);
+                assert!(!a.title.is_empty() && !a.detail.is_empty());
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["final-path-gap", "last-writer-wins", "no-key-check"]
+        );
+        assert!(Profile::V1.advisories().is_empty());
+    }
+}
