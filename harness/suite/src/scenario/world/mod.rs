@@ -445,6 +445,7 @@ impl World {
         let dir = scenario_dir()?;
         let world = World {
             server: tokio::sync::Mutex::new(server),
+            _port: None,
             client_url: client_proxy.url(),
             client_proxy,
             storage: Some(Storage {
