@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
     ];
     for secret in &unused {
         let opened = open(secret, data, &TOY_POLICY);
-        assert!(opened.is_err(), "a secret that sealed nothing opened a blob");
+        assert!(
+            opened.is_err(),
+            "a secret that sealed nothing opened a blob"
+        );
         if let Err(e) = &header {
             assert_eq!(
                 opened.err().map(|o| o.class()),

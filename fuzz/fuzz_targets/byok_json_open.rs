@@ -26,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
                 env.encrypted_data.len() >= NONCE_LEN + TAG_LEN,
                 "an accepted envelope is too short for nonce and tag"
             );
-            assert!(env.kdf.check().is_ok(), "an accepted envelope has KDF parameters out of bounds");
-            assert!((MIN_SALT_LEN..=MAX_SALT_LEN).contains(&env.salt.len()), "salt of {} bytes accepted", env.salt.len());
+            assert!(
+                env.kdf.check().is_ok(),
+                "an accepted envelope has KDF parameters out of bounds"
+            );
+            assert!(
+                (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&env.salt.len()),
+                "salt of {} bytes accepted",
+                env.salt.len()
+            );
             let _ = env.nonce();
         }
     }

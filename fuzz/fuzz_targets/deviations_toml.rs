@@ -13,12 +13,20 @@ struct File<'a> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(list) = parse_deviations(text, "fuzz input") else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(list) = parse_deviations(text, "fuzz input") else {
+        return;
+    };
     let mut cases: Vec<&str> = Vec::new();
     for d in &list {
         assert!(!d.case.trim().is_empty() && !d.reason.trim().is_empty());
-        assert!(!cases.contains(&d.case.as_str()), "case {:?} accepted twice", d.case);
+        assert!(
+            !cases.contains(&d.case.as_str()),
+            "case {:?} accepted twice",
+            d.case
+        );
         cases.push(&d.case);
     }
     let written = toml::to_string(&File { deviation: &list }).expect("deviations serialize");

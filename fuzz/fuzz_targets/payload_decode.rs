@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let canonical = encode(&p);
     let again = decode(&canonical).expect("an encoded payload decodes");
     assert_eq!(again, p, "decode(encode(p)) != p");
-    assert_eq!(encode(&again), canonical, "the canonical encoding is not a fixed point");
+    assert_eq!(
+        encode(&again),
+        canonical,
+        "the canonical encoding is not a fixed point"
+    );
     let merged = merge(&p, &p).expect("a payload never conflicts with itself");
     assert_eq!(merged.identity, p.identity);
     assert_eq!(merged.schema, p.schema);

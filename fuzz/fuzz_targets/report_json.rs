@@ -9,8 +9,12 @@ use backproof_report::Report;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(report) = Report::from_json_str(text, "fuzz input") else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(report) = Report::from_json_str(text, "fuzz input") else {
+        return;
+    };
     report.validate().expect("a loaded report is consistent");
     let written = report.to_json();
     let again = Report::from_json_str(&written, "rewritten")

@@ -9,8 +9,12 @@ use backproof_suite::scenario::Scenario;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(scenario) = toml::from_str::<Scenario>(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(scenario) = toml::from_str::<Scenario>(text) else {
+        return;
+    };
     let first = serde_json::to_value(&scenario).expect("a parsed scenario serializes");
     let again: Scenario = serde_json::from_value(first.clone())
         .unwrap_or_else(|e| panic!("a serialized scenario does not parse again: {e}\n{first:#}"));

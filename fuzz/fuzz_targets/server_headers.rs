@@ -27,15 +27,27 @@ fn if_match(values: &[HeaderValue]) -> Result<Option<Precondition>, ProblemKind>
 
 fuzz_target!(|data: &[u8]| {
     if let Some(user) = user_from_header(SECRET, Some(data)) {
-        assert!(valid_user(&user), "accepted a token for invalid user {user:?}");
+        assert!(
+            valid_user(&user),
+            "accepted a token for invalid user {user:?}"
+        );
         let text = std::str::from_utf8(data).expect("an accepted header is UTF-8");
-        let (_, token) = text.trim().split_once(' ').expect("an accepted header has a scheme");
-        assert_eq!(token.trim(), mint_token(SECRET, &user), "a second spelling of a token");
+        let (_, token) = text
+            .trim()
+            .split_once(' ')
+            .expect("an accepted header has a scheme");
+        assert_eq!(
+            token.trim(),
+            mint_token(SECRET, &user),
+            "a second spelling of a token"
+        );
     }
     // Only a token minted with that secret could pass, and nothing mints one.
     assert!(user_from_header(b"another secret", Some(data)).is_none());
 
-    let Ok(value) = HeaderValue::from_bytes(data) else { return };
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
     match if_match(std::slice::from_ref(&value)) {
         Ok(None) => panic!("a present If-Match read as absent"),
         Ok(Some(Precondition::Any)) => {}
