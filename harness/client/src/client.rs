@@ -273,7 +273,8 @@ impl Client {
     ) -> Result<BackupOutcome, ClientError> {
         Http::validate(server)?;
         let mut expected = self.acknowledged_version(server)?;
-        let mut upload = payload::encode(payload);
+        // The encoded payload holds the identity's private key: wiped when replaced or dropped.
+        let mut upload = Zeroizing::new(payload::encode(payload));
         let mut merges = 0u32;
         let max = self.config.max_conflict_attempts.max(1);
         // One Argon2id derivation per call, not one per attempt: under contention the loop
@@ -302,7 +303,7 @@ impl Client {
                             &self.config.policy,
                         )?;
                         let merged = payload::merge(payload, &stored)?;
-                        upload = payload::encode(&merged);
+                        upload = Zeroizing::new(payload::encode(&merged));
                         expected = Some(version);
                         merges += 1;
                         tracing::debug!(version, merges, "merged with the stored backup");
@@ -310,7 +311,7 @@ impl Client {
                     None => {
                         // Deleted between our POST and GET: create again, unmerged.
                         expected = None;
-                        upload = payload::encode(payload);
+                        upload = Zeroizing::new(payload::encode(payload));
                     }
                 },
             }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use prost::Message;
+use zeroize::Zeroize;
 
 use crate::Error;
 
@@ -44,6 +45,21 @@ pub struct ProfileReference {
     pub attachment_id: String,
     #[prost(bytes = "vec", tag = "2")]
     pub decryption_key: Vec<u8>,
+}
+
+// The private identity key and the profile's decryption key are wiped from memory when a
+// payload is dropped (docs/CLIENT.md, "Secrets in memory"); prost cannot hold them in
+// `Zeroizing` buffers, so the structs wipe their own fields.
+impl Drop for IdentityKeyPair {
+    fn drop(&mut self) {
+        self.private_key.zeroize();
+    }
+}
+
+impl Drop for ProfileReference {
+    fn drop(&mut self) {
+        self.decryption_key.zeroize();
+    }
 }
 
 pub fn encode(p: &BackupPayload) -> Vec<u8> {

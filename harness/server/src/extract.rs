@@ -129,6 +129,12 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Option<Precondition>, Problem> 
         .ok_or_else(|| bad(&format!("value {:?} is not a version", truncate(text))))
 }
 
+/// What [`IfMatch`] makes of the `If-Match` values of a request: the precondition, or the
+/// kind of problem it answers. Public for the fuzz targets, which have no `Parts` to give.
+pub fn if_match_kind(headers: &HeaderMap) -> Result<Option<Precondition>, ProblemKind> {
+    parse_if_match(headers).map_err(|p| p.kind)
+}
+
 pub fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
 }

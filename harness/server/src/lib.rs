@@ -35,12 +35,14 @@ mod sweep;
 mod write;
 
 pub use api::{MIN_BLOB_BYTES, ROUTES};
-pub use auth::{mint_token, valid_user, verify_token};
+pub use auth::{mint_token, user_from_header, valid_user, verify_token};
 pub use config::{
     Config, DEFAULT_MAX_BLOB_BYTES, Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration,
     redact_url,
 };
 pub use conn::{LINGER_MAX_BYTES, LINGER_TIME};
+// The request-head parsers, public for the fuzz targets (docs/FUZZING.md).
+pub use extract::{Precondition, if_match_kind};
 pub use problem::ProblemKind;
 pub use storage::s3_http_client;
 pub use sweep::SweepStats;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use backproof_client::{Candidate, Client, ClientError, Server};
-use backproof_format::{Secret, payload};
+use backproof_format::{Secret, Zeroizing, payload};
 
 use super::adapter::WriterArgs;
 use crate::exit;
@@ -99,8 +99,11 @@ pub enum Command {
 }
 
 fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read passphrase file {}", path.display()))?;
+    // Wiped when dropped, like every copy of a secret on the client side.
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read passphrase file {}", path.display()))?,
+    );
     let text = text
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))
@@ -112,12 +115,13 @@ fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
 }
 
 fn read_key(path: &Path) -> anyhow::Result<Secret> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-    if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice())
-        && !raw.iter().all(u8::is_ascii_hexdigit)
-    {
-        return Ok(Secret::key(raw));
+    let bytes = Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?,
+    );
+    if bytes.len() == 32 && !bytes.iter().all(u8::is_ascii_hexdigit) {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        raw.copy_from_slice(&bytes);
+        return Ok(Secret::Key(raw));
     }
     let text = String::from_utf8_lossy(&bytes);
     Secret::key_from_hex(text.trim()).with_context(|| {

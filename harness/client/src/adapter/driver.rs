@@ -471,40 +471,7 @@ impl AdapterProcess {
     ) -> Result<Result<Value, AdapterError>, DriverError> {
         self.send_bytes(&line)?;
         let answer = self.receive(op, timeout)?;
-        let protocol = |detail: String| DriverError::Protocol {
-            op: op.into(),
-            detail,
-        };
-        let obj = answer.as_object().ok_or_else(|| {
-            protocol(format!(
-                "answer is not an object: {}",
-                clip(&answer.to_string())
-            ))
-        })?;
-        match obj.get("id").and_then(Value::as_u64) {
-            Some(got) if got == id => {}
-            got => {
-                return Err(protocol(format!(
-                    "answer id {got:?} does not match request id {id} (answers must come in order)"
-                )));
-            }
-        }
-        match (obj.get("result"), obj.get("error")) {
-            (Some(r), None) if r.is_object() => Ok(Ok(r.clone())),
-            (None, Some(e)) => {
-                let e: WireError = serde_json::from_value(e.clone())
-                    .map_err(|err| protocol(format!("bad error object ({err})")))?;
-                Ok(Err(AdapterError {
-                    class: e.class,
-                    message: e.message,
-                    tried: e.tried,
-                }))
-            }
-            _ => Err(protocol(format!(
-                "an answer has exactly one of `result` (an object) or `error`: {}",
-                clip(&answer.to_string())
-            ))),
-        }
+        check_answer(op, id, &answer)
     }
 
     /// Kills the child (and its process group) and reaps it. Idempotent.
@@ -552,6 +519,49 @@ impl AdapterProcess {
 impl Drop for AdapterProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Judges one answer object against the request it answers (`op`, `id`): the `result`
+/// object, the adapter's error, or a protocol violation. Public for the fuzz targets.
+pub fn check_answer(
+    op: &str,
+    id: u64,
+    answer: &Value,
+) -> Result<Result<Value, AdapterError>, DriverError> {
+    let protocol = |detail: String| DriverError::Protocol {
+        op: op.into(),
+        detail,
+    };
+    let obj = answer.as_object().ok_or_else(|| {
+        protocol(format!(
+            "answer is not an object: {}",
+            clip(&answer.to_string())
+        ))
+    })?;
+    match obj.get("id").and_then(Value::as_u64) {
+        Some(got) if got == id => {}
+        got => {
+            return Err(protocol(format!(
+                "answer id {got:?} does not match request id {id} (answers must come in order)"
+            )));
+        }
+    }
+    match (obj.get("result"), obj.get("error")) {
+        (Some(r), None) if r.is_object() => Ok(Ok(r.clone())),
+        (None, Some(e)) => {
+            let e: WireError = serde_json::from_value(e.clone())
+                .map_err(|err| protocol(format!("bad error object ({err})")))?;
+            Ok(Err(AdapterError {
+                class: e.class,
+                message: e.message,
+                tried: e.tried,
+            }))
+        }
+        _ => Err(protocol(format!(
+            "an answer has exactly one of `result` (an object) or `error`: {}",
+            clip(&answer.to_string())
+        ))),
     }
 }
 

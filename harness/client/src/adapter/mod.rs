@@ -6,5 +6,7 @@ mod driver;
 pub mod protocol;
 mod serve;
 
-pub use driver::{AdapterError, AdapterProcess, DriverError, HELLO_TIMEOUT, split_command};
-pub use serve::{AdapterConfig, MAX_LINE_BYTES, ServeError, serve};
+pub use driver::{
+    AdapterError, AdapterProcess, DriverError, HELLO_TIMEOUT, check_answer, split_command,
+};
+pub use serve::{AdapterConfig, MAX_LINE_BYTES, ServeError, parse_request, serve};

@@ -109,6 +109,20 @@ impl Secret {
     }
 }
 
+/// (De)serializes a `Zeroizing<String>` without an unwiped copy on the way in.
+mod secret_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    pub fn serialize<S: Serializer>(s: &Zeroizing<String>, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<String>, D::Error> {
+        super::SecretText::deserialize(d).map(|t| t.0)
+    }
+}
+
 /// A string that is wiped when dropped, as serde hands it over.
 struct SecretText(Zeroizing<String>);
 
@@ -294,8 +308,9 @@ fn profile_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::
 /// `derive {passphrase, salt, kdf}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeriveRequest {
-    /// The passphrase (NFC-normalized by the implementation).
-    pub passphrase: String,
+    /// The passphrase (NFC-normalized by the implementation), wiped when dropped.
+    #[serde(with = "secret_string")]
+    pub passphrase: Zeroizing<String>,
     /// Salt bytes.
     pub salt: Hex,
     /// Argon2id parameters.

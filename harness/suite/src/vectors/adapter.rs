@@ -157,7 +157,7 @@ impl Implementation for AdapterImplementation {
 
     fn derive(&mut self, passphrase: &str, salt: &[u8], kdf: &KdfParams) -> OpResult<Vec<u8>> {
         let request = DeriveRequest {
-            passphrase: passphrase.to_owned(),
+            passphrase: backproof_format::Zeroizing::new(passphrase.to_owned()),
             salt: Hex(salt.to_vec()),
             kdf: WireKdf::from(*kdf),
         };
