@@ -5,8 +5,6 @@
 //! The design has no key check: a wrong passphrase and a damaged ciphertext both end in a
 //! failed GCM tag, which this codec reports as `wrong_key` (cases accept `corrupted` too).
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
@@ -165,22 +163,7 @@ impl Envelope {
 
 /// What `open` returns: the plaintext and the envelope it came from (a rotation keeps its
 /// `created_at`).
-pub struct Opened {
-    pub plaintext: Zeroizing<Vec<u8>>,
-    pub envelope: Envelope,
-}
-
-impl fmt::Debug for Opened {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opened")
-            .field(
-                "plaintext",
-                &format_args!("<{} bytes>", self.plaintext.len()),
-            )
-            .field("envelope", &self.envelope)
-            .finish()
-    }
-}
+pub type Opened = super::Opened<Envelope>;
 
 /// Everything sealing needs besides the passphrase and plaintext. The salt and nonce are
 /// fresh random bytes for every seal (fixed ones only for known-answer vectors); the

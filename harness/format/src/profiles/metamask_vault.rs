@@ -9,8 +9,6 @@
 //! damaged ciphertext both end in a failed GCM tag, reported as `wrong_key` (cases accept
 //! `corrupted` and `wrong_key_or_corrupted` too, advisory `no-key-check`).
 
-use std::fmt;
-
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::aes::cipher::consts::U16;
@@ -145,22 +143,7 @@ pub struct Envelope {
 }
 
 /// What `open` returns: the plaintext JSON text and the vault it came from.
-pub struct Opened {
-    pub plaintext: Zeroizing<Vec<u8>>,
-    pub envelope: Envelope,
-}
-
-impl fmt::Debug for Opened {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opened")
-            .field(
-                "plaintext",
-                &format_args!("<{} bytes>", self.plaintext.len()),
-            )
-            .field("envelope", &self.envelope)
-            .finish()
-    }
-}
+pub type Opened = super::Opened<Envelope>;
 
 /// Everything sealing needs besides the password and plaintext: fresh random salt and IV for
 /// every seal (fixed ones only for known-answer vectors).

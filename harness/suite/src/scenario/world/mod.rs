@@ -205,7 +205,10 @@ fn free_port() -> Result<PortLease, WorldError> {
         .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
         .unwrap_or(32768);
     // Below the ephemeral range, above the well-known and the usual service ports.
-    let (low, high) = (ephemeral_low.saturating_sub(12_000).max(10_000), ephemeral_low);
+    let (low, high) = (
+        ephemeral_low.saturating_sub(12_000).max(10_000),
+        ephemeral_low,
+    );
     if high > low {
         for _ in 0..500 {
             let mut r = [0u8; 2];
@@ -784,8 +787,9 @@ mod tests {
         // The claim is what other processes see: taken while leased, free once dropped.
         use std::os::linux::net::SocketAddrExt;
         let p = leases[0].port();
-        let name = std::os::unix::net::SocketAddr::from_abstract_name(format!("backproof-port-{p}"))
-            .unwrap();
+        let name =
+            std::os::unix::net::SocketAddr::from_abstract_name(format!("backproof-port-{p}"))
+                .unwrap();
         assert!(std::os::unix::net::UnixListener::bind_addr(&name).is_err());
         drop(leases);
         assert!(std::os::unix::net::UnixListener::bind_addr(&name).is_ok());
