@@ -1844,4 +1844,57 @@ mod tests {
         bad["testGroups"][0]["tests"][0]["library"] = json!({"result": "maybe"});
         assert!(!jsonschema::is_valid(&schema, &bad));
     }
+
+    /// A stand-in adapter (shell, run with `sh -c`) whose hello names `implementation` and
+    /// that answers every other request `malformed`.
+    fn stand_in(implementation: &str) -> AdapterImplementation {
+        let script = format!(
+            r#"while read l; do id=$(echo "$l" | sed 's/.*"id":\([0-9]*\).*/\1/'); case "$l" in *'"hello"'*) echo "{{\"id\":$id,\"result\":{{\"protocol\":1,\"implementation\":\"{implementation}\",\"profiles\":[\"metamask-vault\"],\"ops\":[\"hello\",\"open\"]}}}}";; *) echo "{{\"id\":$id,\"error\":{{\"class\":\"malformed\",\"message\":\"stand-in\"}}}}";; esac; done"#
+        );
+        AdapterImplementation::start(&script).unwrap()
+    }
+
+    fn outcomes(implementation: &str) -> Vec<(String, CaseOutcome)> {
+        let dir = committed()
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut imp = stand_in(implementation);
+        check_filtered(&dir, Some(&mut imp), Some("metamask-vault/{43,55}"))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.outcome))
+            .collect()
+    }
+
+    /// Vector 43 (iterations the string "2"): the profile says malformed, the library
+    /// records ok (D4). Vector 55 (100000000 iterations): the library records unbounded.
+    #[test]
+    fn recorded_disagreements_bind_only_the_recorded_library() {
+        // Claiming to be the recorded release: only the recorded answer passes, so the
+        // profile's own answer fails, and the unbounded vault is not sent.
+        let lib = outcomes("@metamask/browser-passworder 6.0.0 (stand-in)");
+        assert_eq!(lib[0].0, "metamask-vault/43");
+        assert!(
+            matches!(&lib[0].1, CaseOutcome::Fail { expected, .. } if expected == "ok"),
+            "{lib:?}"
+        );
+        assert!(
+            matches!(&lib[1].1, CaseOutcome::NotRun { reason } if reason.contains("D6") && reason.contains("100000000")),
+            "{lib:?}"
+        );
+        // Any other implementation is held to the profile: malformed passes for 43, and
+        // 55 is sent and must be refused as kdf_params_rejected.
+        let other = outcomes("another-vault 1.0");
+        assert_eq!(other[0].1, CaseOutcome::Pass, "{other:?}");
+        assert!(
+            matches!(&other[1].1, CaseOutcome::Fail { expected, .. } if expected == "kdf_params_rejected"),
+            "{other:?}"
+        );
+        // A release the file does not record is another implementation too.
+        let newer = outcomes("@metamask/browser-passworder 6.0.1 (stand-in)");
+        assert_eq!(newer[0].1, CaseOutcome::Pass, "{newer:?}");
+    }
 }
