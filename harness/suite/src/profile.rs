@@ -22,6 +22,10 @@ pub enum Profile {
     /// the client itself (docs/profiles/byok-json-v1.md).
     #[serde(rename = "byok-json-v1")]
     ByokJsonV1,
+    /// The password-encrypted vault of `@metamask/browser-passworder`
+    /// (docs/profiles/metamask-vault.md). Only its vectors run so far.
+    #[serde(rename = "metamask-vault")]
+    MetamaskVault,
 }
 
 impl Default for Profile {
@@ -79,22 +83,41 @@ const FINAL_PATH_GAP: Advisory = Advisory {
     detail: "Between rotation steps \"delete final\" and \"upload final\" a crash leaves a restore saying not_found until someone runs recover on the temporary object. Writing the final object over the old one (a PUT replaces atomically) would have no gap.",
 };
 
+const VAULT_NO_KEY_CHECK: Advisory = Advisory {
+    id: "no-key-check",
+    title: "a wrong password and a damaged vault are the same failure",
+    detail: "The vault has no key check and the library throws \"Incorrect password\" for a tag failure and for an authentic plaintext that is not JSON alike, so a user with a damaged vault is told their password is wrong. Cases accept `wrong_key`, `corrupted` or `wrong_key_or_corrupted` for these (pass-acceptable).",
+};
+
+const KDF_WEAK: Advisory = Advisory {
+    id: "kdf-weak",
+    title: "legacy vaults are derived with 10 000 PBKDF2-SHA256 rounds",
+    detail: "A vault without keyMetadata is derived with 10 000 iterations, about 1/60 of current guidance for PBKDF2-HMAC-SHA256; the library's vault update lifts it to 900 000, and the update vectors check that it does.",
+};
+
+const UNBOUNDED_KDF: Advisory = Advisory {
+    id: "unbounded-kdf",
+    title: "the reader derives whatever iteration count the vault declares",
+    detail: "The library has no upper bound on keyMetadata.params.iterations: a vault declaring 2^31-1 rounds keeps decrypt busy for hours, hanging whoever opens it. The profile refuses counts above 10 000 000 (kdf_params_rejected); through the library those vectors are not sent (unsupported, with the reason).",
+};
+
 impl Profile {
     /// Every profile, in the order reports list them (`v1` first).
-    pub const ALL: [Profile; 2] = [Profile::V1, Profile::ByokJsonV1];
+    pub const ALL: [Profile; 3] = [Profile::V1, Profile::ByokJsonV1, Profile::MetamaskVault];
 
     /// The name on the command line, in scenario files, adapter requests and case ids.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
             Profile::ByokJsonV1 => "byok-json-v1",
+            Profile::MetamaskVault => "metamask-vault",
         }
     }
 
     pub fn store(self) -> StoreKind {
         match self {
             Profile::V1 => StoreKind::ApiV1,
-            Profile::ByokJsonV1 => StoreKind::ObjectStore,
+            Profile::ByokJsonV1 | Profile::MetamaskVault => StoreKind::ObjectStore,
         }
     }
 
@@ -119,6 +142,9 @@ impl Profile {
                 "corrupted-blob",
                 "mid-rotation-crash",
             ],
+            // The store families (wrong password, corrupted vault, an interrupted update)
+            // have no scenarios for this profile yet: not listed, so no case claims them.
+            Profile::MetamaskVault => &["vectors"],
         }
     }
 
@@ -131,6 +157,7 @@ impl Profile {
         match self {
             Profile::V1 => &[],
             Profile::ByokJsonV1 => &[NO_KEY_CHECK, LAST_WRITER_WINS, FINAL_PATH_GAP],
+            Profile::MetamaskVault => &[VAULT_NO_KEY_CHECK, KDF_WEAK, UNBOUNDED_KDF],
         }
     }
 
@@ -296,7 +323,13 @@ mod tests {
         }
         assert_eq!(
             seen.into_iter().collect::<Vec<_>>(),
-            ["final-path-gap", "last-writer-wins", "no-key-check"]
+            [
+                "final-path-gap",
+                "kdf-weak",
+                "last-writer-wins",
+                "no-key-check",
+                "unbounded-kdf"
+            ]
         );
         assert!(Profile::V1.advisories().is_empty());
     }

@@ -191,6 +191,7 @@ pub fn vector_files(profile: Profile) -> Vec<&'static str> {
     match profile {
         Profile::V1 => crate::vectors::FILES.to_vec(),
         Profile::ByokJsonV1 => vec![crate::vectors::byok_json_v1::FILE],
+        Profile::MetamaskVault => vec![crate::vectors::metamask_vault::FILE],
     }
 }
 
@@ -562,6 +563,9 @@ async fn run_vectors(
             Profile::ByokJsonV1 => {
                 vectors::byok_json_v1::check_through(&dir, &mut imp, &|id| selected.contains(id))
             }
+            Profile::MetamaskVault => {
+                vectors::metamask_vault::check_through(&dir, &mut imp, &|id| selected.contains(id))
+            }
         }
         .map_err(|e| e.to_string())
     })
@@ -596,6 +600,12 @@ async fn run_vectors(
                     String::new(),
                     String::new(),
                     format!("the client adapter does not offer `{op}`"),
+                ),
+                CaseOutcome::NotRun { reason } => (
+                    Outcome::Unsupported,
+                    String::new(),
+                    "not run".to_string(),
+                    reason,
                 ),
                 CaseOutcome::Error { message } => (
                     Outcome::Error,

@@ -45,7 +45,7 @@ pub enum Command {
         verbose: bool,
         /// Whose vectors: `v1` (the files in the vectors folder itself), a profile's
         /// (`byok-json-v1`: vectors/byok-json-v1/, sent to the adapter with
-        /// `"profile": "byok-json-v1"`), or `all`. Ids of a profile's vectors are
+        /// `"profile": "byok-json-v1"`; `metamask-vault` likewise), or `all`. Ids of a profile's vectors are
         /// `<profile>/<tcId>`.
         #[arg(long, value_name = "NAME|all", default_value = "v1")]
         profile: ProfileChoice,
@@ -119,6 +119,8 @@ fn check_profile(
         }
         Profile::ByokJsonV1 => vectors::byok_json_v1::check_filtered(dir, adapter, filter)
             .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
+        Profile::MetamaskVault => vectors::metamask_vault::check_filtered(dir, adapter, filter)
+            .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
     }
 }
 
@@ -140,6 +142,11 @@ fn report(results: &[vectors::CaseResult], started: Instant, verbose: bool) -> a
             CaseOutcome::Unsupported { op } => {
                 if verbose {
                     println!("unsupported {} (op {op} not offered)", r.id)
+                }
+            }
+            CaseOutcome::NotRun { reason } => {
+                if verbose {
+                    println!("unsupported {} {}: {reason}", r.id, r.comment)
                 }
             }
             CaseOutcome::Error { message } => println!("ERROR {} {}: {message}", r.id, r.comment),

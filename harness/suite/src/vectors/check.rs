@@ -308,6 +308,11 @@ pub enum CaseOutcome {
     Unsupported {
         op: String,
     },
+    /// Not sent, for a reason the vector file records (a library that would derive for
+    /// hours): reported `unsupported` with the reason, never a pass.
+    NotRun {
+        reason: String,
+    },
     Error {
         message: String,
     },
@@ -339,7 +344,7 @@ pub fn summarize(results: &[CaseResult]) -> Summary {
         match r.outcome {
             CaseOutcome::Pass | CaseOutcome::PassAcceptable { .. } => s.passed += 1,
             CaseOutcome::Fail { .. } => s.failed += 1,
-            CaseOutcome::Unsupported { .. } => s.unsupported += 1,
+            CaseOutcome::Unsupported { .. } | CaseOutcome::NotRun { .. } => s.unsupported += 1,
             CaseOutcome::Error { .. } => s.errors += 1,
         }
     }

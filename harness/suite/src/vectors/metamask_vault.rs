@@ -16,7 +16,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use std::path::Path;
+
 use super::json::to_canonical;
+use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "metamask-vault/metamask-vault.json";
@@ -1351,6 +1354,366 @@ pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
     out
 }
 
+/// The profile's name in adapter requests.
+const PROFILE: &str = mm::NAME;
+
+/// Why an answer from `accept` passes: the design cannot tell the causes apart.
+pub const ACCEPT_REASON: &str = "the vault has no key check, so a wrong password and damage are the same failure (advisory no-key-check; docs/profiles/metamask-vault.md §5)";
+
+/// The flag naming each documented disagreement with the library and its id in
+/// docs/profiles/metamask-vault.md §6.
+const DISAGREEMENTS: &[(&str, &str)] = &[
+    ("LibraryLenientBase64", "D1"),
+    ("LibraryIgnoresAlgorithm", "D2"),
+    ("LibraryMissingAlgorithm", "D3"),
+    ("LibraryCoercesIterations", "D4"),
+    ("LibraryMistyped", "D5"),
+    ("LibraryUnbounded", "D6"),
+    ("LibraryLengths", "D7"),
+    ("LibrarySaltLength", "D7"),
+    ("LibraryOrder", "D8"),
+    ("LibraryJsonValue", "D9"),
+    ("LibraryNumberPrecision", "D9"),
+];
+
+/// The disagreement a vector with a `library` record shows, as `D4 (LibraryCoercesIterations)`.
+fn disagreement(t: &Value) -> Result<String, String> {
+    t["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|f| {
+            DISAGREEMENTS
+                .iter()
+                .find(|(flag, _)| *flag == f)
+                .map(|(flag, id)| format!("{id} ({flag})"))
+        })
+        .ok_or_else(|| {
+            "vector records a library answer without a Library… flag naming the disagreement"
+                .to_owned()
+        })
+}
+
+/// Whether the adapter runs the library release the vector file records (`library`): only
+/// then do the recorded disagreements replace the profile's answer.
+fn runs_recorded_library(doc: &Value, implementation: &str) -> bool {
+    doc["library"]
+        .as_str()
+        .is_some_and(|lib| format!("{implementation} ").starts_with(&format!("{lib} ")))
+}
+
+/// Why a vector whose library record is `unbounded` or `not-run` is not sent.
+fn not_sent_reason(t: &Value, recorded: &str) -> Result<String, String> {
+    let vault: Value = serde_json::from_slice(&unhex(t, "blob")?)
+        .map_err(|e| format!("vector blob is not JSON: {e}"))?;
+    let n = &vault["keyMetadata"]["params"]["iterations"];
+    let d = disagreement(t)?;
+    Ok(if recorded == "unbounded" {
+        format!(
+            "not sent: the library derives the declared {n} PBKDF2 rounds (it bounds them only at 2^31-1) and answers after minutes to hours; see {d}, docs/profiles/metamask-vault.md §6"
+        )
+    } else {
+        format!(
+            "not sent: the library derives the declared {n} PBKDF2 rounds for several seconds and its answer is not recorded; see {d}, docs/profiles/metamask-vault.md §6"
+        )
+    })
+}
+
+/// The request of a test's op (docs/profiles/metamask-vault.md §8), without `profile`.
+fn request(t: &Value, op: &str) -> Result<Value, String> {
+    let fields: &[&str] = match op {
+        "open" => &["secret", "blob"],
+        "seal" => &["secret", "plaintext", "kdf", "salt"],
+        "rotate" => &["secret", "blob", "kdf"],
+        "derive" => &["passphrase", "salt", "kdf"],
+        other => return Err(format!("unknown op {other:?}")),
+    };
+    let mut r = json!({ "profile": PROFILE });
+    for f in fields {
+        if let Some(v) = t.get(*f) {
+            r[*f] = v.clone();
+        }
+    }
+    Ok(r)
+}
+
+fn hex_member(result: &Value, name: &str) -> Result<Vec<u8>, String> {
+    result[name]
+        .as_str()
+        .and_then(|p| hex::decode(p).ok())
+        .ok_or_else(|| format!("an answer without hex `{name}`"))
+}
+
+/// What a successful answer must contain: `None` when it does, else what is wrong. The
+/// library draws its own IV, so sealed and updated vaults are checked by what they declare
+/// and by opening them again through the same adapter.
+fn check_ok(
+    t: &Value,
+    op: &str,
+    result: &Value,
+    plaintext: Option<&[u8]>,
+    imp: &mut AdapterImplementation,
+) -> Result<Option<String>, String> {
+    if op == "derive" {
+        let got = hex_member(result, "ikm")?;
+        return Ok((got != unhex(t, "ikm")?).then(|| format!("derived {}", h(&got))));
+    }
+    let plaintext = plaintext.ok_or("an ok vector without plaintext")?;
+    if op == "open" {
+        let got = hex_member(result, "plaintext")?;
+        return Ok((got != plaintext).then(|| format!("opened to {}", h(&got))));
+    }
+    let blob = hex_member(result, "blob")?;
+    let Ok(vault) = serde_json::from_slice::<Value>(&blob) else {
+        return Ok(Some(format!(
+            "a vault that is not JSON: {}",
+            String::from_utf8_lossy(&blob)
+        )));
+    };
+    let mut reopen_with = password(t)?;
+    if op == "rotate" {
+        let changed = t["changed"]
+            .as_bool()
+            .ok_or("an update vector without changed")?;
+        if result["changed"].as_bool() != Some(changed) {
+            return Ok(Some(format!(
+                "changed = {}, expected {changed}",
+                result["changed"]
+            )));
+        }
+        if !changed {
+            if blob != unhex(t, "blob")? {
+                return Ok(Some("an unchanged vault came back different".to_owned()));
+            }
+            // Returned unchecked: the password of the request may be wrong (vector 103).
+            reopen_with = PW.to_owned();
+        }
+        let target = match t.get("kdf") {
+            None => mm::DEFAULT_ITERATIONS,
+            Some(k) => kdf_from_json(k)?.iterations(),
+        };
+        let want = json!({"algorithm": mm::PBKDF2, "params": {"iterations": target}});
+        if vault["keyMetadata"] != want {
+            return Ok(Some(format!(
+                "updated vault declares {}",
+                vault["keyMetadata"]
+            )));
+        }
+    } else {
+        match kdf_from_json(&t["kdf"])? {
+            Kdf::Legacy if vault.get("keyMetadata").is_some() => {
+                return Ok(Some("a legacy seal wrote keyMetadata".to_owned()));
+            }
+            Kdf::Legacy => {}
+            Kdf::Pbkdf2 { iterations } => {
+                if vault["keyMetadata"]["params"]["iterations"] != json!(iterations) {
+                    return Ok(Some(format!("sealed with {}", vault["keyMetadata"])));
+                }
+            }
+        }
+        let salt = vault["salt"].as_str().and_then(|s| STANDARD.decode(s).ok());
+        if salt != Some(unhex(t, "salt")?) {
+            return Ok(Some("the given salt was not used".to_owned()));
+        }
+    }
+    let again =
+        json!({"profile": PROFILE, "secret": {"passphrase": reopen_with}, "blob": h(&blob)});
+    Ok(match imp.call_json("open", again)? {
+        Ok(r) if hex_member(&r, "plaintext")? == plaintext => None,
+        Ok(r) => Some(format!(
+            "what it wrote opens to {}",
+            r["plaintext"].as_str().unwrap_or("?")
+        )),
+        Err(e) => Some(format!(
+            "what it wrote does not open: {} ({})",
+            e.class, e.message
+        )),
+    })
+}
+
+/// One test through an adapter, with `"profile": "metamask-vault"`. The answer passes
+/// when it is `result`, is pass-acceptable when it is one of `accept`; for the library
+/// release the file records (`library_mode`), a vector with a `library` record passes
+/// (acceptably, naming the disagreement) only with exactly what is recorded, and one
+/// recorded as `unbounded` or `not-run` is not sent.
+fn run_through(
+    t: &Value,
+    imp: &mut AdapterImplementation,
+    library_mode: bool,
+) -> Result<CaseOutcome, String> {
+    let expected = t["result"].as_str().ok_or("vector has no result")?;
+    let op = t["op"].as_str().unwrap_or("open");
+    let library = t.get("library").filter(|_| library_mode);
+    if let Some(recorded @ ("unbounded" | "not-run")) = library.and_then(|l| l["result"].as_str()) {
+        return Ok(CaseOutcome::NotRun {
+            reason: not_sent_reason(t, recorded)?,
+        });
+    }
+    if !imp.offers(PROFILE, op) {
+        return Ok(CaseOutcome::Unsupported { op: op.into() });
+    }
+    let vector_plaintext = t
+        .get("plaintext")
+        .map(|_| unhex(t, "plaintext"))
+        .transpose()?;
+    // The classes that pass, the plaintext an ok must give, and for a recorded
+    // disagreement why its answer is acceptable.
+    let (allowed, plaintext, disagreeing) = match library {
+        Some(l) => {
+            let recorded = l["result"]
+                .as_str()
+                .ok_or("vector library record without result")?;
+            let plaintext = match l.get("plaintext") {
+                Some(_) => Some(unhex(l, "plaintext")?),
+                None => vector_plaintext,
+            };
+            let what = if recorded == expected {
+                "gives back another plaintext than the profile".to_owned()
+            } else {
+                format!("answers {recorded} where the profile says {expected}")
+            };
+            let reason = format!(
+                "{}: the library {what}, a documented disagreement (docs/profiles/metamask-vault.md §6)",
+                disagreement(t)?
+            );
+            (vec![recorded], plaintext, Some(reason))
+        }
+        None => {
+            let mut allowed = vec![expected];
+            allowed.extend(
+                t["accept"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
+            (allowed, vector_plaintext, None)
+        }
+    };
+    let answer = imp.call_json(op, request(t, op)?)?;
+    let got = match &answer {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.class.clone(),
+    };
+    if !allowed.contains(&got.as_str()) {
+        return Ok(CaseOutcome::Fail {
+            expected: allowed.join(" or "),
+            observed: match answer {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("{} ({})", e.class, e.message),
+            },
+        });
+    }
+    if let Ok(result) = &answer
+        && let Some(wrong) = check_ok(t, op, result, plaintext.as_deref(), imp)?
+    {
+        return Ok(CaseOutcome::Fail {
+            expected: format!("{op} ok as the vector says"),
+            observed: wrong,
+        });
+    }
+    Ok(match disagreeing {
+        Some(reason) => CaseOutcome::PassAcceptable { reason },
+        None if got == expected => CaseOutcome::Pass,
+        None => CaseOutcome::PassAcceptable {
+            reason: format!("{got} for {expected}: {ACCEPT_REASON}"),
+        },
+    })
+}
+
+/// Reads the profile's vector file from the vectors folder.
+fn load(dir: &Path) -> Result<Value, VectorsError> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| VectorsError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| VectorsError::Invalid {
+        path,
+        reason: e.to_string(),
+    })
+}
+
+/// The selected tests (ids `metamask-vault/<tcId>`) of the profile's file in `dir`, through
+/// `imp` when given, else against the in-process codec (which gives exactly `result`).
+pub fn check_with(
+    dir: &Path,
+    mut imp: Option<&mut AdapterImplementation>,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    let doc = load(dir)?;
+    let mut out = Vec::new();
+    for t in doc["testGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["tests"].as_array())
+        .flatten()
+    {
+        let tc_id = t["tcId"].as_u64().unwrap_or(0);
+        let id = format!("{PROFILE}/{tc_id}");
+        if !selected(&id) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let outcome = match imp.as_deref_mut() {
+            Some(a) => {
+                let library_mode = runs_recorded_library(&doc, &a.hello().implementation);
+                run_through(t, a, library_mode)
+                    .unwrap_or_else(|message| CaseOutcome::Error { message })
+            }
+            None => match check_one(t) {
+                Ok(()) => CaseOutcome::Pass,
+                Err(observed) => CaseOutcome::Fail {
+                    expected: t["result"].as_str().unwrap_or_default().to_string(),
+                    observed,
+                },
+            },
+        };
+        out.push(CaseResult {
+            id,
+            file: FILE.to_string(),
+            tc_id,
+            comment: t["comment"].as_str().unwrap_or_default().to_string(),
+            outcome,
+            millis: started.elapsed().as_millis() as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// [`check_with`] with the selection as a glob over ids (`metamask-vault/*`), as
+/// `backproof vectors check --filter` gives it.
+pub fn check_filtered(
+    dir: &Path,
+    imp: Option<&mut AdapterImplementation>,
+    filter: Option<&str>,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    let matcher = filter
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| VectorsError::Filter {
+                    glob: g.to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .transpose()?;
+    check_with(dir, imp, &|id| {
+        matcher.as_ref().is_none_or(|m| m.is_match(id))
+    })
+}
+
+/// [`check_with`] through an adapter (what `backproof run` does).
+pub fn check_through(
+    dir: &Path,
+    imp: &mut AdapterImplementation,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    check_with(dir, Some(imp), selected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1480,5 +1843,58 @@ mod tests {
         let mut bad = doc;
         bad["testGroups"][0]["tests"][0]["library"] = json!({"result": "maybe"});
         assert!(!jsonschema::is_valid(&schema, &bad));
+    }
+
+    /// A stand-in adapter (shell, run with `sh -c`) whose hello names `implementation` and
+    /// that answers every other request `malformed`.
+    fn stand_in(implementation: &str) -> AdapterImplementation {
+        let script = format!(
+            r#"while read l; do id=$(echo "$l" | sed 's/.*"id":\([0-9]*\).*/\1/'); case "$l" in *'"hello"'*) echo "{{\"id\":$id,\"result\":{{\"protocol\":1,\"implementation\":\"{implementation}\",\"profiles\":[\"metamask-vault\"],\"ops\":[\"hello\",\"open\"]}}}}";; *) echo "{{\"id\":$id,\"error\":{{\"class\":\"malformed\",\"message\":\"stand-in\"}}}}";; esac; done"#
+        );
+        AdapterImplementation::start(&script).unwrap()
+    }
+
+    fn outcomes(implementation: &str) -> Vec<(String, CaseOutcome)> {
+        let dir = committed()
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut imp = stand_in(implementation);
+        check_filtered(&dir, Some(&mut imp), Some("metamask-vault/{43,55}"))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.outcome))
+            .collect()
+    }
+
+    /// Vector 43 (iterations the string "2"): the profile says malformed, the library
+    /// records ok (D4). Vector 55 (100000000 iterations): the library records unbounded.
+    #[test]
+    fn recorded_disagreements_bind_only_the_recorded_library() {
+        // Claiming to be the recorded release: only the recorded answer passes, so the
+        // profile's own answer fails, and the unbounded vault is not sent.
+        let lib = outcomes("@metamask/browser-passworder 6.0.0 (stand-in)");
+        assert_eq!(lib[0].0, "metamask-vault/43");
+        assert!(
+            matches!(&lib[0].1, CaseOutcome::Fail { expected, .. } if expected == "ok"),
+            "{lib:?}"
+        );
+        assert!(
+            matches!(&lib[1].1, CaseOutcome::NotRun { reason } if reason.contains("D6") && reason.contains("100000000")),
+            "{lib:?}"
+        );
+        // Any other implementation is held to the profile: malformed passes for 43, and
+        // 55 is sent and must be refused as kdf_params_rejected.
+        let other = outcomes("another-vault 1.0");
+        assert_eq!(other[0].1, CaseOutcome::Pass, "{other:?}");
+        assert!(
+            matches!(&other[1].1, CaseOutcome::Fail { expected, .. } if expected == "kdf_params_rejected"),
+            "{other:?}"
+        );
+        // A release the file does not record is another implementation too.
+        let newer = outcomes("@metamask/browser-passworder 6.0.1 (stand-in)");
+        assert_eq!(newer[0].1, CaseOutcome::Pass, "{newer:?}");
     }
 }
