@@ -137,9 +137,15 @@ fn lock_pins_match_the_brief() {
     assert_eq!(root_inputs["rust-overlay"], "rust-overlay");
 }
 
-/// `nix-instantiate` (Debian's `nix-bin`; .ci/run installs it), or None with a note. With
-/// BACKPROOF_REQUIRE_TOOLS=1 a missing Nix fails the test instead.
-fn nix_instantiate() -> Option<Command> {
+/// One Nix command at a time: the first one on a fresh machine creates /nix/var/nix
+/// (gcroots, profiles), and two doing that at once fail with "File exists".
+static NIX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `nix-instantiate` (Debian's `nix-bin`; .ci/run installs it) with the lock that must be
+/// held while it runs, or None with a note. With BACKPROOF_REQUIRE_TOOLS=1 a missing Nix
+/// fails the test instead.
+fn nix_instantiate() -> Option<(std::sync::MutexGuard<'static, ()>, Command)> {
+    let guard = NIX.lock().unwrap_or_else(|p| p.into_inner());
     let found = Command::new("nix-instantiate")
         .arg("--version")
         .output()
@@ -155,12 +161,12 @@ fn nix_instantiate() -> Option<Command> {
         );
         return None;
     }
-    Some(Command::new("nix-instantiate"))
+    Some((guard, Command::new("nix-instantiate")))
 }
 
 #[test]
 fn flake_parses() {
-    let Some(mut nix) = nix_instantiate() else {
+    let Some((_nix_lock, mut nix)) = nix_instantiate() else {
         return;
     };
     let out = nix
@@ -182,7 +188,7 @@ fn flake_parses() {
 /// docs/ARCHITECTURE.md.
 #[test]
 fn flake_outputs_evaluate() {
-    let Some(mut nix) = nix_instantiate() else {
+    let Some((_nix_lock, mut nix)) = nix_instantiate() else {
         return;
     };
     let out = nix
