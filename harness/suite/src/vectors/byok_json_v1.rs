@@ -1425,16 +1425,7 @@ pub fn check_filtered(
     imp: Option<&mut AdapterImplementation>,
     filter: Option<&str>,
 ) -> Result<Vec<CaseResult>, VectorsError> {
-    let matcher = filter
-        .map(|g| {
-            globset::Glob::new(g)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| VectorsError::Filter {
-                    glob: g.to_owned(),
-                    reason: e.to_string(),
-                })
-        })
-        .transpose()?;
+    let matcher = super::check::id_matcher(filter)?;
     check_with(dir, imp, &|id| {
         matcher.as_ref().is_none_or(|m| m.is_match(id))
     })

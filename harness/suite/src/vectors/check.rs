@@ -351,14 +351,11 @@ pub fn summarize(results: &[CaseResult]) -> Summary {
     s
 }
 
-/// Run every vector file in `dir` (those of [`FILES`]) against `imp`. `filter` is a glob
-/// over case ids (`blob-v1/*`, `argon2id/3`).
-pub fn check(
-    dir: &Path,
-    imp: &mut dyn Implementation,
+/// `--filter`'s glob over case ids, or `None` for every case.
+pub(crate) fn id_matcher(
     filter: Option<&str>,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    let matcher = filter
+) -> Result<Option<globset::GlobMatcher>, VectorsError> {
+    filter
         .map(|g| {
             globset::Glob::new(g)
                 .map(|g| g.compile_matcher())
@@ -367,7 +364,17 @@ pub fn check(
                     reason: e.to_string(),
                 })
         })
-        .transpose()?;
+        .transpose()
+}
+
+/// Run every vector file in `dir` (those of [`FILES`]) against `imp`. `filter` is a glob
+/// over case ids (`blob-v1/*`, `argon2id/3`).
+pub fn check(
+    dir: &Path,
+    imp: &mut dyn Implementation,
+    filter: Option<&str>,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    let matcher = id_matcher(filter)?;
     check_selected(dir, imp, &|id| {
         matcher.as_ref().is_none_or(|m| m.is_match(id))
     })
