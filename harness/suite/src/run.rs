@@ -362,39 +362,55 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         total: scenarios.len(),
     });
     let infra_ref = &infra;
-    let mut cases = Vec::new();
-    let mut times = BTreeMap::new();
-    let mut stream = futures::stream::iter(scenarios.iter().map(|s| async move {
-        on_event(Event::CaseStarted { id: s.id.clone() });
-        let t = Instant::now();
-        let case = scenario::run_scenario(infra_ref, s).await;
-        (case, t.elapsed().as_millis() as u64)
-    }))
-    .buffer_unordered(jobs);
-    while let Some((case, millis)) = stream.next().await {
-        on_event(Event::CaseDone {
-            case: case.clone(),
-            millis,
-        });
-        times.insert(case.id.clone(), millis);
-        cases.push(case);
-    }
-    drop(stream);
-    if let Some(dir) = opts.vectors_dir.as_ref() {
-        for (profile, selected) in vectors {
-            let results = if offered.iter().any(|p| p == profile.as_str()) {
-                run_vectors(dir, &opts, profile, selected).await?
-            } else {
-                selected
-                    .iter()
-                    .map(|id| (not_offered_vector(profile, id, &offered), 0))
-                    .collect()
-            };
-            for (case, millis) in results {
-                times.insert(case.id.clone(), millis);
-                cases.push(case);
+    // Longest first: a crash enumeration started last would run alone on an otherwise idle
+    // machine at the end of the run. The report is sorted by id, so only the progress
+    // output sees this order.
+    let mut scenarios = scenarios;
+    scenarios.sort_by_key(|s| std::cmp::Reverse(expected_weight(s)));
+    let scenarios_done = async {
+        let mut cases = Vec::new();
+        let mut times = BTreeMap::new();
+        let mut stream = futures::stream::iter(scenarios.iter().map(|s| async move {
+            on_event(Event::CaseStarted { id: s.id.clone() });
+            let t = Instant::now();
+            let case = scenario::run_scenario(infra_ref, s).await;
+            (case, t.elapsed().as_millis() as u64)
+        }))
+        .buffer_unordered(jobs);
+        while let Some((case, millis)) = stream.next().await {
+            on_event(Event::CaseDone {
+                case: case.clone(),
+                millis,
+            });
+            times.insert(case.id.clone(), millis);
+            cases.push(case);
+        }
+        (cases, times)
+    };
+    // The vectors go through one adapter process of their own, beside the scenarios: the
+    // scenarios mostly wait on processes and sockets, the vectors on Argon2, so running
+    // them one after the other left a core idle for the whole vectors check.
+    let vectors_done = async {
+        let mut out = Vec::new();
+        if let Some(dir) = opts.vectors_dir.as_ref() {
+            for (profile, selected) in vectors {
+                if offered.iter().any(|p| p == profile.as_str()) {
+                    out.extend(run_vectors(dir, &opts, profile, selected).await?);
+                } else {
+                    out.extend(
+                        selected
+                            .iter()
+                            .map(|id| (not_offered_vector(profile, id, &offered), 0)),
+                    );
+                }
             }
         }
+        Ok::<_, RunError>(out)
+    };
+    let ((mut cases, mut times), vector_results) = tokio::join!(scenarios_done, vectors_done);
+    for (case, millis) in vector_results? {
+        times.insert(case.id.clone(), millis);
+        cases.push(case);
     }
     let server_desc = match &opts.server {
         ServerTarget::Reference { extra_args, .. } if extra_args.is_empty() => {
@@ -436,6 +452,18 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         .collect();
     report.advisories = advisories(&report.cases, &shows);
     Ok(report)
+}
+
+/// A rough rank of how long a scenario runs, for scheduling only: a crash enumeration
+/// runs the operation once per recorded step, a stress run many cycles, a plain case a
+/// few steps.
+fn expected_weight(s: &Scenario) -> u8 {
+    use crate::scenario::Driver;
+    match &s.driver {
+        Some(Driver::Enumerate { .. }) => 3,
+        Some(Driver::Stress { .. }) => 2,
+        None => 1,
+    }
 }
 
 /// The advisories of every profile that has a case in the report, each with the ids of

@@ -120,6 +120,8 @@ pub struct World {
     server: tokio::sync::Mutex<ServerProc>,
     /// Keeps the server's port ours while the server is down between a kill and a restart.
     _port: Option<PortLease>,
+    /// The URL of the world's own database on the stack, dropped at shutdown.
+    database: Option<String>,
     client_proxy: FaultProxy,
     /// The server's base URL as the client sees it: through the client proxy.
     client_url: String,
@@ -288,6 +290,9 @@ impl World {
             return world.start_actors(actors).await;
         }
         let stack: &Stack = infra.stack.as_ref().ok_or(WorldError::NoStack)?;
+        // Set-up is most of a short case's time: `RUST_LOG=backproof_suite=debug` shows
+        // where it goes.
+        let t0 = std::time::Instant::now();
         let tag = random_hex(4);
         let db = stack
             .postgres
@@ -311,10 +316,11 @@ impl World {
                 bucket: bucket.clone(),
                 source,
             })?;
+        let t_storage = t0.elapsed();
         let s3_proxy = FaultProxy::start(stack.s3.endpoint()).await?;
         let auth_secret = random_hex(32);
         let env = vec![
-            ("BACKPROOF_DATABASE_URL".to_string(), db),
+            ("BACKPROOF_DATABASE_URL".to_string(), db.clone()),
             ("BACKPROOF_S3_ENDPOINT".to_string(), s3_proxy.url()),
             ("BACKPROOF_S3_BUCKET".to_string(), bucket.clone()),
             (
@@ -340,11 +346,13 @@ impl World {
             once_env.to_vec(),
         );
         server.spawn().await?;
+        let t_server = t0.elapsed();
         let client_proxy = FaultProxy::start(&server.url()).await?;
         let dir = scenario_dir()?;
         let world = World {
             server: tokio::sync::Mutex::new(server),
             _port: Some(lease),
+            database: Some(db),
             client_url: client_proxy.url(),
             client_proxy,
             storage: Some(Storage {
@@ -368,7 +376,15 @@ impl World {
             dir: dir.path().to_path_buf(),
             _dir: dir,
         };
-        world.start_actors(actors).await
+        let world = world.start_actors(actors).await?;
+        tracing::debug!(
+            label,
+            storage_ms = t_storage.as_millis() as u64,
+            server_ms = (t_server - t_storage).as_millis() as u64,
+            actors_ms = (t0.elapsed() - t_server).as_millis() as u64,
+            "world set up"
+        );
+        Ok(world)
     }
 
     /// A world on a server given by URL: the client proxy in front of the URL, no storage,
@@ -394,6 +410,7 @@ impl World {
         Ok(World {
             server: tokio::sync::Mutex::new(server),
             _port: None,
+            database: None,
             client_url: format!("{}{base_path}", client_proxy.url()),
             client_proxy,
             storage: None,
@@ -449,6 +466,7 @@ impl World {
         let world = World {
             server: tokio::sync::Mutex::new(server),
             _port: None,
+            database: None,
             client_url: client_proxy.url(),
             client_proxy,
             storage: Some(Storage {
@@ -707,7 +725,7 @@ impl World {
         Ok(Some((version, body.to_vec())))
     }
 
-    pub(crate) async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self, infra: &Infra) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         for a in self.actors.values() {
@@ -721,6 +739,13 @@ impl World {
         self.client_proxy.stop();
         if let Some(s) = &self.storage {
             s.s3_proxy.stop();
+        }
+        // The server is gone; its database is of no further use, and a run that kept one
+        // per case would end by removing hundreds (docs/STACK.md, "scratch folder").
+        if let (Some(db), Some(stack)) = (&self.database, &infra.stack)
+            && let Err(e) = stack.postgres.drop_database(db).await
+        {
+            tracing::debug!("cannot drop the case's database: {e}");
         }
     }
 }
