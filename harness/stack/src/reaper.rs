@@ -36,17 +36,18 @@ pub struct RunScope {
 }
 
 impl RunScope {
-    /// Creates `$TMPDIR/backproof-run-<id>/` with a fresh random id. Mode 0755, because the
+    /// Creates `backproof-run-<id>/` with a fresh random id in the scratch folder
+    /// ([`crate::scratch_dir`]). Mode 0755, because the
     /// throwaway cluster's directory inside it belongs to uid 65534 when we are root, and
     /// that user must be able to reach it.
     pub fn create() -> Result<RunScope, StackError> {
         use std::os::unix::fs::PermissionsExt;
-        let tmp = std::env::temp_dir();
+        let tmp = crate::util::scratch_dir();
         let dir = tempfile::Builder::new()
             .prefix(RUN_DIR_PREFIX)
             .rand_bytes(12)
             .permissions(std::fs::Permissions::from_mode(0o755))
-            .tempdir()
+            .tempdir_in(&tmp)
             .map_err(|e| StackError::io("cannot create the run's temporary folder", &tmp, e))?
             // Removed by the sweep, after every process that may still write into it is gone.
             .keep();

@@ -392,16 +392,7 @@ impl EmbeddedS3 {
     }
 
     async fn start_temp() -> Result<EmbeddedS3, StackError> {
-        let temp = tempfile::Builder::new()
-            .prefix("backproof-s3-")
-            .tempdir()
-            .map_err(|e| {
-                StackError::io(
-                    "cannot create a temporary directory",
-                    std::env::temp_dir(),
-                    e,
-                )
-            })?;
+        let temp = crate::util::scratch_tempdir("backproof-s3-")?;
         let mut server = EmbeddedS3::start_at(
             temp.path(),
             SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -552,16 +543,7 @@ struct MinioProcess {
 
 impl MinioProcess {
     async fn start(binary: PathBuf) -> Result<MinioProcess, StackError> {
-        let dir = tempfile::Builder::new()
-            .prefix("backproof-minio-")
-            .tempdir()
-            .map_err(|e| {
-                StackError::io(
-                    "cannot create a temporary directory",
-                    std::env::temp_dir(),
-                    e,
-                )
-            })?;
+        let dir = crate::util::scratch_tempdir("backproof-minio-")?;
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| StackError::io("cannot create the minio data directory", &data_dir, e))?;

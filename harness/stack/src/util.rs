@@ -22,6 +22,47 @@ pub(crate) fn free_port() -> Result<u16, StackError> {
     Ok(port)
 }
 
+/// The variable that names the folder for throwaway data (clusters, buckets, a run's
+/// folder), overriding the choice of [`scratch_dir`].
+pub const SCRATCH_DIR_VAR: &str = "BACKPROOF_SCRATCH_DIR";
+
+/// Free space `/dev/shm` must have before throwaway data goes there: a run keeps one
+/// database per running case (dropped when the case ends), a few hundred MB of WAL and
+/// small buckets; the margin keeps a full tmpfs from ever failing a case.
+const SHM_MIN_FREE: u64 = 2 << 30;
+
+/// Where throwaway data goes. A cluster whose every case creates a database, and a run
+/// that removes tens of thousands of files at its end, are bound by file-system metadata
+/// work; on a busy disk that was most of a run's wall time (a CREATE DATABASE took over a
+/// second, the final clean-up half a minute). So: `$BACKPROOF_SCRATCH_DIR` if set; inside a
+/// run, the run's own folder (`$TMPDIR`, which the supervisor points there, so the sweep
+/// removes everything); else `/dev/shm` when it is a writable tmpfs with 2 GiB free (a
+/// container's default 64 MB is not); else `$TMPDIR`.
+pub fn scratch_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(SCRATCH_DIR_VAR).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if std::env::var_os(crate::reaper::RUN_ID_VAR).is_some() {
+        return std::env::temp_dir();
+    }
+    let shm = Path::new("/dev/shm");
+    let roomy = nix::sys::statvfs::statvfs(shm)
+        .is_ok_and(|st| st.blocks_available().saturating_mul(st.fragment_size()) >= SHM_MIN_FREE);
+    if roomy && nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok() {
+        return shm.to_path_buf();
+    }
+    std::env::temp_dir()
+}
+
+/// A fresh temporary directory under [`scratch_dir`], removed when dropped.
+pub(crate) fn scratch_tempdir(prefix: &str) -> Result<tempfile::TempDir, StackError> {
+    let parent = scratch_dir();
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&parent)
+        .map_err(|e| StackError::io("cannot create a temporary directory", parent, e))
+}
+
 /// Status code of `GET path` on `addr`, or None when nothing answers.
 pub(crate) async fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let probe = async {

@@ -103,7 +103,7 @@ pub(crate) async fn enumerate(
             Ok::<_, Verdict>(steps.collect())
         }
         .await;
-        world.shutdown().await;
+        world.shutdown(infra).await;
         r?
     };
     if recorded.is_empty() {
@@ -144,7 +144,7 @@ pub(crate) async fn enumerate(
                 contacts,
             )
             .await;
-            world.shutdown().await;
+            world.shutdown(infra).await;
             r.map_err(|v| v.context(&label))?;
         }
     }
@@ -344,7 +344,7 @@ pub(crate) async fn enumerate_object_store(
             Ok::<_, Verdict>(steps.collect())
         }
         .await;
-        world.shutdown().await;
+        world.shutdown(infra).await;
         r?
     };
     if recorded.is_empty() {
@@ -380,7 +380,7 @@ pub(crate) async fn enumerate_object_store(
                 contacts,
             )
             .await;
-            world.shutdown().await;
+            world.shutdown(infra).await;
             if r.as_ref().map_err(|v| v.clone().context(&label))? == &true {
                 gaps += 1;
             }

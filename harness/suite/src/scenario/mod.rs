@@ -325,7 +325,7 @@ async fn scripted(infra: &Infra, s: &Scenario) -> Scripted {
         Ok((acceptable, note))
     }
     .await;
-    world.shutdown().await;
+    world.shutdown(infra).await;
     if let Some(w) = watcher {
         w.abort();
     }
