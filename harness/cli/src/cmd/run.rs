@@ -112,8 +112,8 @@ pub struct Args {
         default_value = "reports/latest/report.json"
     )]
     pub report: PathBuf,
-    /// Scenarios run at once (each has its own database, bucket and server). Default: the
-    /// number of available cores. Always 1 with --server-url.
+    /// Scenarios run at once (each has its own database, bucket and server). Default: twice
+    /// the number of available cores (cases mostly wait). Always 1 with --server-url.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Run only share K of N of the selected cases (scenarios and vectors, after --filter),
