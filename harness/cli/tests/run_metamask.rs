@@ -25,6 +25,16 @@ const VECTORS: &str = "metamask-vault/vectors/*";
 /// The store families of the profile (docs/profiles/metamask-vault.md §10).
 const STORE: &str = "metamask-vault/{wrong-passphrase,corrupted-blob,mid-rotation-crash}/*";
 
+/// `backproof run --profile metamask-vault --filter FILTER`, through `adapter` (the
+/// reference when `None`).
+fn run_profile(dir: &std::path::Path, adapter: Option<&str>, filter: &str) -> RunOut {
+    let mut args = vec!["--profile", "metamask-vault", "--filter", filter];
+    if let Some(a) = adapter {
+        args.extend(["--client-adapter", a]);
+    }
+    run(dir, &args)
+}
+
 fn library_here() -> bool {
     tool_available(Command::new("node").arg("--version"), "node")
         && tool_available(
@@ -54,17 +64,7 @@ fn the_real_library_passes_every_vector_it_can_answer() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "--profile",
-            "metamask-vault",
-            "--client-adapter",
-            ADAPTER,
-            "--filter",
-            VECTORS,
-        ],
-    );
+    let out = run_profile(dir.path(), Some(ADAPTER), VECTORS);
     assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
     let r = out.report();
     let tests = vectors();
@@ -145,17 +145,7 @@ fn a_client_that_damages_opened_plaintexts_fails() {
             .join("harness/cli/tests/flip_open_adapter.py")
             .display()
     );
-    let out = run(
-        dir.path(),
-        &[
-            "--profile",
-            "metamask-vault",
-            "--client-adapter",
-            &broken,
-            "--filter",
-            VECTORS,
-        ],
-    );
+    let out = run_profile(dir.path(), Some(&broken), VECTORS);
     assert_eq!(out.code, 1, "{}", out.log());
     let failed = out.ids(Outcome::Fail);
     // Every vector whose vault opens fails, and only those (a refusal has nothing to flip;
@@ -228,10 +218,7 @@ fn every_store_case_passes(out: &RunOut) {
 #[test]
 fn the_reference_client_passes_every_store_case_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &["--profile", "metamask-vault", "--filter", STORE],
-    );
+    let out = run_profile(dir.path(), None, STORE);
     every_store_case_passes(&out);
     // The profile's codec tells a wrong password (wrong_key) from damage it can see
     // (corrupted, malformed, …): nothing needs the advisory's leniency.
@@ -247,17 +234,7 @@ fn the_real_library_passes_every_store_case() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "--profile",
-            "metamask-vault",
-            "--client-adapter",
-            ADAPTER,
-            "--filter",
-            STORE,
-        ],
-    );
+    let out = run_profile(dir.path(), Some(ADAPTER), STORE);
     every_store_case_passes(&out);
     let r = out.report();
     // The library's "Incorrect password" is wrong_key_or_corrupted: accepted where the
@@ -300,16 +277,10 @@ fn a_client_that_deletes_the_vault_before_writing_the_update_fails_the_crash_cas
         "{} adapter --kdf m=7168,t=5,p=1 --unsafe-vault-delete-before-put",
         quoted_exe()
     );
-    let out = run(
+    let out = run_profile(
         dir.path(),
-        &[
-            "--profile",
-            "metamask-vault",
-            "--client-adapter",
-            &broken,
-            "--filter",
-            "metamask-vault/mid-rotation-crash/*",
-        ],
+        Some(&broken),
+        "metamask-vault/mid-rotation-crash/*",
     );
     assert_eq!(out.code, 1, "{}", out.log());
     let failed: BTreeSet<String> = out.ids(Outcome::Fail).into_iter().collect();
@@ -345,16 +316,10 @@ fn a_client_that_restores_from_its_cache_on_failure_fails_the_refusal_cases() {
             .display(),
         quoted_exe()
     );
-    let out = run(
+    let out = run_profile(
         dir.path(),
-        &[
-            "--profile",
-            "metamask-vault",
-            "--client-adapter",
-            &broken,
-            "--filter",
-            "metamask-vault/{wrong-passphrase,corrupted-blob}/*",
-        ],
+        Some(&broken),
+        "metamask-vault/{wrong-passphrase,corrupted-blob}/*",
     );
     assert_eq!(out.code, 1, "{}", out.log());
     let failed: BTreeSet<String> = out.ids(Outcome::Fail).into_iter().collect();

@@ -275,40 +275,24 @@ async fn crash_case(
     // Old or new opens it, never neither.
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: None,
-            any_of: vec![old.clone(), new.clone()],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
     )
     .await?;
     // The retried rotation completes (idempotent if it had already happened).
     steps::run(world, operation).await?;
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: Some(new.clone()),
-            any_of: vec![],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[new], Expect::default(), Some(contacts)),
     )
     .await?;
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: Some(old.clone()),
-            any_of: vec![],
-            expect: Expect::one(Expected::Error(ErrorClass::WrongKey)),
-            contacts: None,
-            version: None,
-        },
+        &restore_step(
+            actor,
+            &[old],
+            Expect::one(Expected::Error(ErrorClass::WrongKey)),
+            None,
+        ),
     )
     .await?;
     Ok(())
@@ -419,6 +403,28 @@ async fn opens(world: &World, actor: &str, secret: &Secret, blob: &[u8]) -> Resu
 
 /// One crash point of [`enumerate_object_store`]; `true` when the kill left no final
 /// object (only the temporary one held the backup).
+/// A `restore` step: with one secret, or passing when any of several restores; on success
+/// the exact `contacts`, when given.
+fn restore_step(
+    actor: &str,
+    secrets: &[&Secret],
+    expect: Expect,
+    contacts: Option<&[String]>,
+) -> Step {
+    let (secret, any_of) = match secrets {
+        [one] => (Some((*one).clone()), vec![]),
+        many => (None, many.iter().map(|s| (*s).clone()).collect()),
+    };
+    Step::Restore {
+        actor: actor.into(),
+        secret,
+        any_of,
+        expect,
+        contacts: contacts.map(<[String]>::to_vec),
+        version: None,
+    }
+}
+
 /// One crash point: the recorded S3 step, which of its kind it is, and when the kill hits.
 type CrashPoint<'a> = (&'a ProxyStep, usize, When);
 
@@ -507,14 +513,12 @@ async fn object_store_crash(
         // The design's rule: restore never reads the temporary path by itself.
         steps::run(
             world,
-            &Step::Restore {
-                actor: actor.into(),
-                secret: Some(new.clone()),
-                any_of: vec![],
-                expect: Expect::one(Expected::Error(ErrorClass::NotFound)),
-                contacts: None,
-                version: None,
-            },
+            &restore_step(
+                actor,
+                &[new],
+                Expect::one(Expected::Error(ErrorClass::NotFound)),
+                None,
+            ),
         )
         .await?;
     }
@@ -543,14 +547,7 @@ async fn object_store_crash(
     // After recover a plain restore works again with old or new.
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: None,
-            any_of: vec![old.clone(), new.clone()],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
     )
     .await?;
     Ok(final_obj.is_none())
@@ -614,14 +611,7 @@ async fn vault_crash(
     }
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: None,
-            any_of: vec![old.clone(), new.clone()],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
     )
     .await?;
     // The user's retry of the update completes it.
@@ -646,14 +636,7 @@ async fn vault_crash(
     }
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: Some(new.clone()),
-            any_of: vec![],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[new], Expect::default(), Some(contacts)),
     )
     .await?;
     Ok(updated)
