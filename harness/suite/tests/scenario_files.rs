@@ -269,6 +269,30 @@ fn profiles_are_checked_at_load() {
         ),
         "no advisory of its profiles",
     );
+    // A backup's `kdf` is metamask-vault's, and `legacy = false` means nothing.
+    let backup = |kdf: &str| {
+        format!(
+            "[[actors]]\nname = \"phone\"\nuser = \"alice\"\n\n[[steps]]\ndo = \"backup\"\nactor = \"phone\"\nsecret = {{ passphrase = \"p\" }}\nkdf = {kdf}\n"
+        )
+    };
+    refused(
+        "wrong-passphrase",
+        &format!(
+            "{}{}",
+            head("wrong-passphrase/x", "[\"byok-json-v1\"]"),
+            backup("{ legacy = true }")
+        ),
+        "metamask-vault only",
+    );
+    refused(
+        "wrong-passphrase",
+        &format!(
+            "{}{}",
+            head("wrong-passphrase/x", "[\"metamask-vault\"]"),
+            backup("{ legacy = false }")
+        ),
+        "legacy = false",
+    );
     // The same id may exist once per profile: the case ids differ.
     let dir = tempfile::tempdir().unwrap();
     for (folder, profiles) in [
