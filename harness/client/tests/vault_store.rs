@@ -3,11 +3,12 @@
 //! to replace a vault its password does not open, the update from the legacy form, its
 //! no-op at the target, a password change that can be repeated, and delete.
 
-use backproof_client::object_store::StoreConfig;
 use backproof_client::vault_store::VaultStore;
 use backproof_format::ErrorClass;
 use backproof_format::profiles::metamask_vault::{self as mm, Kdf};
 use backproof_stack::S3Handle;
+
+mod common;
 
 const PW: &str = "correct horse battery staple";
 const OTHER: &str = "tr0ub4dor and three more words";
@@ -16,16 +17,7 @@ const KEYRINGS: &[u8] = br#"[{"type":"HD Key Tree","data":{"numberOfAccounts":1}
 const TARGET: u32 = 1000;
 
 fn store(s3: &S3Handle, user: &str) -> VaultStore {
-    VaultStore::new(&StoreConfig {
-        endpoint: s3.endpoint().to_owned(),
-        bucket: s3.bucket().to_owned(),
-        region: s3.region().to_owned(),
-        access_key: s3.access_key().to_owned(),
-        secret_key: s3.secret_key().to_owned(),
-        prefix: "vault-test/".to_owned(),
-        user: user.to_owned(),
-    })
-    .unwrap()
+    VaultStore::new(&common::store_config(s3, "vault-test/", user)).unwrap()
 }
 
 async fn raw_get(s3: &S3Handle, key: &str) -> Option<Vec<u8>> {
