@@ -10,11 +10,12 @@
 import readline from "node:readline";
 import { createRequire } from "node:module";
 import * as passworder from "@metamask/browser-passworder";
+import { AwsClient } from "aws4fetch";
 
 const require = createRequire(import.meta.url);
 const LIBRARY_VERSION = require("@metamask/browser-passworder/package.json").version;
 const PROFILE = "metamask-vault";
-const OPS = ["hello", "derive", "seal", "open", "rotate"];
+const OPS = ["hello", "derive", "seal", "open", "rotate", "backup", "restore", "delete"];
 
 /** An answer with an error class from the closed list (docs/FORMAT.md). */
 class AdapterError extends Error {
@@ -108,6 +109,108 @@ async function library(f) {
   }
 }
 
+/**
+ * The vault's object in an object store (docs/profiles/metamask-vault.md §10): one object per
+ * user, `{prefix}users/{user}/vault.json`, written with a plain PUT that replaces it whole.
+ * S3 requests are signed (SigV4) by aws4fetch; nothing of the vault's cryptography is here.
+ */
+class VaultObject {
+  /** @param {Record<string, unknown>} req */
+  constructor(req) {
+    const s = /** @type {any} */ (req.store);
+    const bad = (/** @type {string} */ what) => new AdapterError("malformed", `invalid store: ${what}`);
+    if (!s || typeof s !== "object" || Array.isArray(s)) throw bad('a metamask-vault request carries a "store" object');
+    if (s.kind !== "object-store") throw bad('kind must be "object-store"');
+    if (typeof s.endpoint !== "string" || !/^https?:\/\/[^/]/.test(s.endpoint)) throw bad("endpoint must be an http(s):// URL");
+    for (const k of ["bucket", "region", "access_key", "secret_key", "user"]) {
+      if (typeof s[k] !== "string" || s[k] === "") throw bad(`${k} must be a non-empty string`);
+    }
+    if (s.user.includes("/")) throw bad("user must not contain '/'");
+    if (s.prefix !== undefined && s.prefix !== null && typeof s.prefix !== "string") throw bad("prefix must be a string");
+    this.key = `${s.prefix ?? ""}users/${s.user}/vault.json`;
+    // Path-style: the bucket is the first path segment. Each segment is percent-encoded as
+    // S3 wants it; `/` separates segments.
+    const path = [s.bucket, ...this.key.split("/")].map(encodeURIComponent).join("/");
+    this.url = `${s.endpoint.replace(/\/+$/, "")}/${path}`;
+    // Two retries with backoff inside the call (5xx, 429, no answer); then the class.
+    this.aws = new AwsClient({
+      accessKeyId: s.access_key,
+      secretAccessKey: s.secret_key,
+      region: s.region,
+      service: "s3",
+      retries: 2,
+      initRetryMs: 100,
+    });
+  }
+
+  /** @param {string} method @param {RequestInit} [init] */
+  async send(method, init = {}) {
+    let res;
+    try {
+      res = await this.aws.fetch(this.url, { method, ...init });
+    } catch (e) {
+      throw new AdapterError("network", `could not reach the object store (${method} ${this.key}: ${String(e)})`);
+    }
+    return res;
+  }
+
+  /** @param {string} method @param {Response} res */
+  async fail(method, res) {
+    const body = (await res.text().catch(() => "")).slice(0, 200);
+    const cls = res.status === 401 || res.status === 403 ? "unauthorized" : "server_error";
+    return new AdapterError(cls, `the object store answered ${method} ${this.key} with HTTP ${res.status}: ${body}`);
+  }
+
+  /** The stored vault's text, or `undefined` when there is none. */
+  async get() {
+    const res = await this.send("GET");
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) throw await this.fail("GET", res);
+    return Buffer.from(await res.arrayBuffer()).toString("utf-8");
+  }
+
+  async getRequired() {
+    const vault = await this.get();
+    if (vault === undefined) throw new AdapterError("not_found", `no vault at ${this.key}`);
+    return vault;
+  }
+
+  /** @param {string} vault */
+  async put(vault) {
+    const res = await this.send("PUT", { body: vault, headers: { "content-type": "application/json" } });
+    if (!res.ok) throw await this.fail("PUT", res);
+    await res.body?.cancel();
+  }
+
+  async remove() {
+    const res = await this.send("DELETE");
+    if (!res.ok) throw await this.fail("DELETE", res);
+    await res.body?.cancel();
+  }
+}
+
+/**
+ * A new vault of `value` with the library: the legacy form (bare key from keyFromPassword,
+ * as older releases wrote) or keyMetadata with the given or the library's default iterations.
+ * @param {string} password @param {unknown} value @param {ReturnType<typeof getKdf>} kdf @param {string} [salt]
+ */
+async function encryptVault(password, value, kdf, salt) {
+  if (kdf === "legacy") {
+    const s = salt ?? passworder.generateSalt();
+    const wrapped = await library(() => passworder.keyFromPassword(password, s, false));
+    return library(() => passworder.encrypt(password, value, wrapped.key, s));
+  }
+  return library(() => passworder.encrypt(password, value, undefined, salt, kdf));
+}
+
+/** @param {Record<string, unknown>} req @param {string} name */
+function getPassphrase(req, name) {
+  return getPassword({ secret: req[name] });
+}
+
 /** @type {Record<string, (req: Record<string, unknown>) => Promise<object>>} */
 const handlers = {
   async hello() {
@@ -142,16 +245,7 @@ const handlers = {
     }
     const salt = req.salt === undefined || req.salt === null ? undefined : getHex(req, "salt").toString("base64");
     const kdf = getKdf(req);
-    let vault;
-    if (kdf === "legacy") {
-      // The library writes the legacy form (no keyMetadata) when handed a bare CryptoKey
-      // derived with its legacy parameters, which is how older versions always wrote.
-      const s = salt ?? passworder.generateSalt();
-      const wrapped = await library(() => passworder.keyFromPassword(password, s, false));
-      vault = await library(() => passworder.encrypt(password, value, wrapped.key, s));
-    } else {
-      vault = await library(() => passworder.encrypt(password, value, undefined, salt, kdf));
-    }
+    const vault = await encryptVault(password, value, kdf, salt);
     return { blob: Buffer.from(vault, "utf-8").toString("hex") };
   },
 
@@ -163,8 +257,10 @@ const handlers = {
   },
 
   // The library's vault update: re-encrypt with the target parameters unless the vault
-  // already has them (then it comes back unchanged).
+  // already has them (then it comes back unchanged). With a `store`, the stored vault's
+  // update (§10).
   async rotate(req) {
+    if (req.store !== undefined) return rotateStored(req);
     const password = getPassword(req);
     const vault = getVault(req);
     const kdf = getKdf(req);
@@ -172,7 +268,73 @@ const handlers = {
     const updated = await library(() => passworder.updateVault(vault, password, kdf));
     return { blob: Buffer.from(updated, "utf-8").toString("hex"), changed: updated !== vault };
   },
+
+  // A stored vault that exists must open with the password before it is replaced: a
+  // mistyped password must not destroy the vault.
+  async backup(req) {
+    const password = getPassword(req);
+    const value = parsePlaintext(getHex(req, "payload"));
+    const kdf = getKdf(req);
+    const store = new VaultObject(req);
+    const existing = await store.get();
+    if (existing !== undefined) await library(() => passworder.decrypt(password, existing));
+    await store.put(await encryptVault(password, value, kdf));
+    return {};
+  },
+
+  async restore(req) {
+    const password = getPassword(req);
+    const store = new VaultObject(req);
+    const vault = await store.getRequired();
+    const value = await library(() => passworder.decrypt(password, vault));
+    return { payload: Buffer.from(JSON.stringify(value), "utf-8").toString("hex") };
+  },
+
+  async delete(req) {
+    const store = new VaultObject(req);
+    await store.getRequired();
+    await store.remove();
+    return {};
+  },
 };
+
+/**
+ * The stored vault's update (§10): GET, then one PUT of the new vault over the old one, so
+ * a crash at any point leaves the old vault or the new one. The same password is the
+ * library's updateVault (a vault already at the target is not written again); another
+ * password is the library's decrypt and encrypt, as a password change does, and a vault
+ * that already opens with the new password only gets the update, so a repeated change
+ * succeeds.
+ * @param {Record<string, unknown>} req
+ */
+async function rotateStored(req) {
+  const old = getPassphrase(req, "old");
+  const next = getPassphrase(req, "new");
+  const kdf = getKdf(req);
+  if (kdf === "legacy") throw new AdapterError("malformed", "an update cannot target the legacy form");
+  const store = new VaultObject(req);
+  const vault = await store.getRequired();
+  let updated;
+  if (old === next) {
+    updated = await library(() => passworder.updateVault(vault, old, kdf));
+  } else {
+    let value;
+    try {
+      value = await library(() => passworder.decrypt(old, vault));
+    } catch (e) {
+      // A change whose answer was lost has happened already: the vault opens with the new
+      // password, and the repeated call only completes the update, if anything.
+      if (!(e instanceof AdapterError) || e.cls !== "wrong_key_or_corrupted") throw e;
+      const opensWithNew = await passworder.decrypt(next, vault).then(() => true, () => false);
+      if (!opensWithNew) throw e;
+      updated = await library(() => passworder.updateVault(vault, next, kdf));
+    }
+    if (updated === undefined) updated = await encryptVault(next, value, kdf);
+  }
+  const changed = updated !== vault;
+  if (changed) await store.put(updated);
+  return { changed };
+}
 
 /** @param {string} line */
 async function handle(line) {

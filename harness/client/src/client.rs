@@ -70,6 +70,8 @@ pub struct Broken {
     pub rotate_not_idempotent: bool,
     /// The defects of the `byok-json-v1` object-store client.
     pub byok: crate::object_store::ByokBroken,
+    /// The defects of the `metamask-vault` object-store client.
+    pub vault: crate::vault_store::VaultBroken,
 }
 
 impl Default for ClientConfig {

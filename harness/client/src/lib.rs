@@ -10,6 +10,8 @@
 //!
 //! - [`object_store`]: profile `byok-json-v1`'s client, which writes S3 objects itself
 //!   (docs/profiles/byok-json-v1.md).
+//! - [`vault_store`]: profile `metamask-vault`'s client, one vault object per user
+//!   (docs/profiles/metamask-vault.md §10).
 //!
 //! The format layer (`backproof-format`) is pure; this crate supplies what it does not do:
 //! I/O, randomness (salt, nonce, jitter) and time.
@@ -21,6 +23,7 @@ mod http;
 pub mod object_store;
 mod retry;
 mod state;
+pub mod vault_store;
 
 pub use client::{
     BackupOutcome, Broken, Candidate, Client, ClientConfig, Recovered, Restored, RotateOutcome,

@@ -47,6 +47,9 @@ pub enum StoreError {
     /// The blob or the inputs were refused by the codec.
     #[error(transparent)]
     Codec(#[from] byok::Error),
+    /// A `metamask-vault` vault or its inputs were refused by that profile's codec.
+    #[error(transparent)]
+    Vault(#[from] backproof_format::profiles::metamask_vault::Error),
     #[error("no backup at {key}; if a passphrase rotation was interrupted, run recover")]
     NotFound { key: String },
     #[error(
@@ -87,6 +90,7 @@ impl StoreError {
     pub fn class(&self) -> ErrorClass {
         match self {
             StoreError::Codec(e) => e.class(),
+            StoreError::Vault(e) => e.class(),
             StoreError::NotFound { .. } => ErrorClass::NotFound,
             StoreError::VerificationFailed { .. } => ErrorClass::Corrupted,
             StoreError::NoCandidateMatched { .. } => ErrorClass::WrongKey,
@@ -466,13 +470,13 @@ impl ObjectStore {
         Err(StoreError::NoCandidateMatched { tried })
     }
 
-    async fn get_required(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+    pub(crate) async fn get_required(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         self.get(key).await?.ok_or_else(|| StoreError::NotFound {
             key: key.to_owned(),
         })
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let out = self
             .s3
             .get_object()
@@ -509,7 +513,7 @@ impl ObjectStore {
         }
     }
 
-    async fn put(&self, key: &str, blob: Vec<u8>) -> Result<(), StoreError> {
+    pub(crate) async fn put(&self, key: &str, blob: Vec<u8>) -> Result<(), StoreError> {
         // A plain PUT: the design's putString has no precondition (advisory
         // last-writer-wins).
         self.s3
@@ -524,7 +528,7 @@ impl ObjectStore {
             .map_err(|e| sdk_error("PUT", key, e))
     }
 
-    async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
         self.s3
             .delete_object()
             .bucket(&self.bucket)

@@ -228,3 +228,93 @@ async fn the_reference_answers_validate_and_schema_refusals_are_malformed() {
         assert!(answer.is_valid(a), "{a}");
     }
 }
+
+/// Profile metamask-vault's requests (docs/profiles/metamask-vault.md §8, §10), as the wire
+/// types serialize them, validate; the shapes the reference refuses do not.
+#[test]
+fn metamask_vault_requests_and_answers_validate() {
+    let req = validator(&schema("request"));
+    let mm = || PROFILE_METAMASK_VAULT.to_owned();
+    let pw = || Secret::passphrase("correct horse battery staple");
+    let legacy = Some(VaultWireKdf::Legacy { legacy: true });
+    let good = [
+        request(
+            1,
+            "derive",
+            VaultDeriveRequest {
+                profile: mm(),
+                passphrase: "p".into(),
+                salt: Hex(vec![0; 32]),
+                kdf: legacy,
+            },
+        ),
+        request(
+            2,
+            "seal",
+            VaultSealRequest {
+                profile: mm(),
+                secret: pw(),
+                plaintext: Hex(b"[]".to_vec()),
+                kdf: Some(VaultWireKdf::Iterations { iterations: 1000 }),
+                salt: None,
+                nonce: None,
+            },
+        ),
+        request(
+            3,
+            "rotate",
+            VaultRotateRequest {
+                profile: mm(),
+                secret: pw(),
+                blob: Hex(b"{}".to_vec()),
+                kdf: None,
+            },
+        ),
+        request(
+            4,
+            "backup",
+            VaultBackupRequest {
+                profile: mm(),
+                store: store(),
+                secret: pw(),
+                payload: Hex(b"[]".to_vec()),
+                kdf: legacy,
+            },
+        ),
+        request(
+            5,
+            "rotate",
+            VaultStoredRotateRequest {
+                profile: mm(),
+                store: store(),
+                old: pw(),
+                new: pw(),
+                kdf: None,
+            },
+        ),
+    ];
+    for r in &good {
+        let errors: Vec<String> = req.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{r}: {errors:?}");
+    }
+    for bad in [
+        json!({"id": 6, "op": "backup", "profile": "metamask-vault", "secret": {"passphrase": "p"}, "payload": ""}),
+        json!({"id": 7, "op": "derive", "profile": "metamask-vault", "passphrase": "p", "salt": "", "kdf": {"legacy": false}}),
+        json!({"id": 8, "op": "rotate", "profile": "metamask-vault", "store": store(), "old": {"passphrase": "p"}}),
+        json!({"id": 9, "op": "open", "profile": "metamask-vault", "secret": {"key": "00".repeat(32)}, "blob": ""}),
+    ] {
+        assert!(!req.is_valid(&bad), "{bad}");
+    }
+    let ans = schema("answer");
+    for (def, result) in [
+        ("vaultRestoreResult", json!({"payload": "5b5d"})),
+        (
+            "vaultRotateResult",
+            json!({"blob": "7b7d", "changed": true}),
+        ),
+        ("vaultRotateStoredResult", json!({"changed": false})),
+    ] {
+        assert!(def_validator(&ans, def).is_valid(&result), "{def}");
+        assert!(!def_validator(&ans, def).is_valid(&json!({})), "{def}");
+    }
+}

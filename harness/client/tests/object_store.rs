@@ -8,6 +8,8 @@ use backproof_format::profiles::byok_json_v1::{self as byok, Kdf};
 use backproof_stack::S3Handle;
 use zeroize::Zeroizing;
 
+mod common;
+
 const OLD: &str = "correct horse battery staple";
 const NEW: &str = "a brand new passphrase";
 const CONFIG: &[u8] = br#"{"apiKey":"AIzaSyExample","projectId":"byok-demo"}"#;
@@ -22,16 +24,7 @@ fn kdf() -> Kdf {
 }
 
 fn store(s3: &S3Handle, user: &str) -> ObjectStore {
-    ObjectStore::new(&StoreConfig {
-        endpoint: s3.endpoint().to_owned(),
-        bucket: s3.bucket().to_owned(),
-        region: s3.region().to_owned(),
-        access_key: s3.access_key().to_owned(),
-        secret_key: s3.secret_key().to_owned(),
-        prefix: "byok-test/".to_owned(),
-        user: user.to_owned(),
-    })
-    .unwrap()
+    ObjectStore::new(&common::store_config(s3, "byok-test/", user)).unwrap()
 }
 
 async fn raw_get(s3: &S3Handle, key: &str) -> Option<Vec<u8>> {

@@ -23,7 +23,7 @@ pub enum Profile {
     #[serde(rename = "byok-json-v1")]
     ByokJsonV1,
     /// The password-encrypted vault of `@metamask/browser-passworder`
-    /// (docs/profiles/metamask-vault.md). Only its vectors run so far.
+    /// (docs/profiles/metamask-vault.md), kept as one object per user in an object store.
     #[serde(rename = "metamask-vault")]
     MetamaskVault,
 }
@@ -142,9 +142,15 @@ impl Profile {
                 "corrupted-blob",
                 "mid-rotation-crash",
             ],
-            // The store families (wrong password, corrupted vault, an interrupted update)
-            // have no scenarios for this profile yet: not listed, so no case claims them.
-            Profile::MetamaskVault => &["vectors"],
+            // No `conflict`: the library has no merge and the store no precondition, so two
+            // writers are byok-json-v1's last-writer-wins again, with nothing of the
+            // library's in it.
+            Profile::MetamaskVault => &[
+                "vectors",
+                "wrong-passphrase",
+                "corrupted-blob",
+                "mid-rotation-crash",
+            ],
         }
     }
 

@@ -214,19 +214,22 @@ fn v1_case_ids_are_unchanged_and_other_profiles_are_prefixed() {
             .collect();
     assert_eq!(v1, want);
     let all = backproof_suite::run::select(&dir, None, ProfileChoice::All).unwrap();
-    let mut byok = 0;
+    let mut others = std::collections::BTreeMap::new();
     for s in &all {
         if s.profile == Profile::V1 {
             assert!(v1.contains(&s.id), "{}", s.id);
         } else {
-            let rest = s.id.strip_prefix("byok-json-v1/").unwrap();
+            let rest =
+                s.id.strip_prefix(&format!("{}/", s.profile))
+                    .unwrap_or_else(|| panic!("{} without its profile's name", s.id));
             assert!(rest.starts_with(&format!("{}/", s.family)), "{}", s.id);
-            assert!(Profile::ByokJsonV1.applies_to(&s.family), "{}", s.id);
-            byok += 1;
+            assert!(s.profile.applies_to(&s.family), "{}", s.id);
+            *others.entry(s.profile).or_insert(0) += 1;
         }
     }
+    let byok = others.get(&Profile::ByokJsonV1).copied().unwrap_or(0);
     assert!(byok >= 10, "{byok} byok-json-v1 cases");
-    assert_eq!(all.len(), v1.len() + byok);
+    assert_eq!(all.len(), v1.len() + others.values().sum::<usize>());
 }
 
 /// A file's `profiles` is checked at load: unknown names, an empty list, a family the
@@ -265,6 +268,30 @@ fn profiles_are_checked_at_load() {
             head("protocol/x", "[\"v1\"]")
         ),
         "no advisory of its profiles",
+    );
+    // A backup's `kdf` is metamask-vault's, and `legacy = false` means nothing.
+    let backup = |kdf: &str| {
+        format!(
+            "[[actors]]\nname = \"phone\"\nuser = \"alice\"\n\n[[steps]]\ndo = \"backup\"\nactor = \"phone\"\nsecret = {{ passphrase = \"p\" }}\nkdf = {kdf}\n"
+        )
+    };
+    refused(
+        "wrong-passphrase",
+        &format!(
+            "{}{}",
+            head("wrong-passphrase/x", "[\"byok-json-v1\"]"),
+            backup("{ legacy = true }")
+        ),
+        "metamask-vault only",
+    );
+    refused(
+        "wrong-passphrase",
+        &format!(
+            "{}{}",
+            head("wrong-passphrase/x", "[\"metamask-vault\"]"),
+            backup("{ legacy = false }")
+        ),
+        "legacy = false",
     );
     // The same id may exist once per profile: the case ids differ.
     let dir = tempfile::tempdir().unwrap();

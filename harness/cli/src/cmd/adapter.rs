@@ -56,6 +56,10 @@ pub struct WriterArgs {
     /// Broken variant (byok-json-v1): Argon2id `memory` written and read in MiB.
     #[arg(long, hide = true)]
     pub unsafe_byok_memory_mib: bool,
+    /// Broken variant (metamask-vault): an update deletes the stored vault before it writes
+    /// the new one.
+    #[arg(long, hide = true)]
+    pub unsafe_vault_delete_before_put: bool,
 }
 
 impl WriterArgs {
@@ -72,6 +76,9 @@ impl WriterArgs {
                     delete_final_before_verify: self.unsafe_byok_delete_final_before_verify,
                     skip_temp: self.unsafe_byok_skip_temp,
                     memory_mib: self.unsafe_byok_memory_mib,
+                },
+                vault: backproof_client::vault_store::VaultBroken {
+                    delete_before_put: self.unsafe_vault_delete_before_put,
                 },
             },
             ..ClientConfig::default()

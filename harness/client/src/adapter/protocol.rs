@@ -15,8 +15,10 @@ pub const PROFILE_V1: &str = "v1";
 /// The BYOK JSON envelope written to S3 objects by the client itself
 /// (docs/profiles/byok-json-v1.md).
 pub const PROFILE_BYOK_JSON_V1: &str = backproof_format::profiles::byok_json_v1::NAME;
+/// The vault of `@metamask/browser-passworder` (docs/profiles/metamask-vault.md).
+pub const PROFILE_METAMASK_VAULT: &str = backproof_format::profiles::metamask_vault::NAME;
 /// Every profile the reference adapter serves, as `hello` lists them.
-pub const ALL_PROFILES: [&str; 2] = [PROFILE_V1, PROFILE_BYOK_JSON_V1];
+pub const ALL_PROFILES: [&str; 3] = [PROFILE_V1, PROFILE_BYOK_JSON_V1, PROFILE_METAMASK_VAULT];
 /// The only `store.kind` of profile `byok-json-v1`.
 pub const STORE_KIND_OBJECT_STORE: &str = "object-store";
 /// Every op of the protocol, in the order of docs/ADAPTER.md.
@@ -681,6 +683,119 @@ pub struct ByokRecoverResult {
 pub struct ByokDeleteRequest {
     pub profile: String,
     pub store: WireStore,
+}
+
+// ---- profile metamask-vault (docs/profiles/metamask-vault.md §8, §10) ----
+
+/// This profile's `kdf`: `{"legacy": true}` (a vault without `keyMetadata`, 10 000
+/// iterations) or `{"iterations": N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum VaultWireKdf {
+    /// `legacy` must be `true`.
+    Legacy {
+        legacy: bool,
+    },
+    Iterations {
+        iterations: u64,
+    },
+}
+
+impl VaultWireKdf {
+    /// The codec's form; `legacy: false` is `malformed`, a count beyond u32
+    /// `kdf_params_rejected` (the codec's bounds are far below).
+    pub fn to_kdf(self) -> Result<backproof_format::profiles::metamask_vault::Kdf, String> {
+        use backproof_format::profiles::metamask_vault::Kdf;
+        match self {
+            VaultWireKdf::Legacy { legacy: true } => Ok(Kdf::Legacy),
+            VaultWireKdf::Legacy { legacy: false } => Err(
+                "`kdf.legacy` is only ever `true`; give `{\"iterations\": N}` for the current form"
+                    .into(),
+            ),
+            VaultWireKdf::Iterations { iterations } => Ok(Kdf::Pbkdf2 {
+                iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
+            }),
+        }
+    }
+}
+
+/// `derive {profile, passphrase, salt, kdf?}` → `{"ikm"}`; absent `kdf` is the legacy form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultDeriveRequest {
+    pub profile: String,
+    pub passphrase: String,
+    pub salt: Hex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<VaultWireKdf>,
+}
+
+/// `seal {profile, secret, plaintext, kdf?, salt?, nonce?}` → `{"blob"}`: `plaintext` is UTF-8
+/// JSON text; `nonce` the 16-byte IV (absent: fresh).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultSealRequest {
+    pub profile: String,
+    pub secret: WireSecret,
+    pub plaintext: Hex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<VaultWireKdf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<Hex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Hex>,
+}
+
+/// `rotate {profile, secret, blob, kdf?}` → [`VaultRotateResult`]: the update of a vault
+/// given in the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultRotateRequest {
+    pub profile: String,
+    pub secret: WireSecret,
+    pub blob: Hex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<VaultWireKdf>,
+}
+
+/// `rotate` of a given vault → `{"blob", "changed"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultRotateResult {
+    pub blob: Hex,
+    pub changed: bool,
+}
+
+/// `backup {profile, store, secret, payload, kdf?}` → `{}`: `payload` is UTF-8 JSON text,
+/// `kdf` absent the writer's default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultBackupRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub secret: WireSecret,
+    pub payload: Hex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<VaultWireKdf>,
+}
+
+/// `rotate {profile, store, old, new, kdf?}` → [`VaultStoredRotateResult`]: the update of the
+/// stored vault (`old == new`: the library's `updateVault`; otherwise a password change).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultStoredRotateRequest {
+    pub profile: String,
+    pub store: WireStore,
+    pub old: WireSecret,
+    pub new: WireSecret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<VaultWireKdf>,
+}
+
+/// The stored vault's update → `{"changed"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultStoredRotateResult {
+    pub changed: bool,
+}
+
+/// `restore` of this profile → `{"payload"}` (the vault's plaintext JSON text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultRestoreResult {
+    pub payload: Hex,
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use super::protocol::*;
 use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
 use crate::object_store::{ObjectStore, StoreError, now_rfc3339};
+use crate::vault_store::VaultStore;
+use backproof_format::profiles::metamask_vault as mm;
 
 /// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
 /// and a blob in one request). Longer lines are answered `malformed` and skipped.
@@ -96,6 +98,12 @@ impl From<StoreError> for OpError {
 
 impl From<byok::Error> for OpError {
     fn from(e: byok::Error) -> Self {
+        OpError::new(e.class(), e.to_string())
+    }
+}
+
+impl From<mm::Error> for OpError {
+    fn from(e: mm::Error) -> Self {
         OpError::new(e.class(), e.to_string())
     }
 }
@@ -263,6 +271,7 @@ fn check_profile(profile: &str) -> Result<(), OpError> {
 enum Profile {
     V1,
     ByokJsonV1,
+    MetamaskVault,
 }
 
 /// The request's `profile`: absent (or null) is `v1`.
@@ -271,6 +280,7 @@ fn profile_of(op: &str, v: &Value) -> Result<Profile, OpError> {
         None | Some(Value::Null) => Ok(Profile::V1),
         Some(Value::String(p)) if p == PROFILE_V1 => Ok(Profile::V1),
         Some(Value::String(p)) if p == PROFILE_BYOK_JSON_V1 => Ok(Profile::ByokJsonV1),
+        Some(Value::String(p)) if p == PROFILE_METAMASK_VAULT => Ok(Profile::MetamaskVault),
         Some(Value::String(p)) => Err(unsupported_profile(p)),
         Some(other) => Err(OpError::malformed(format!(
             "bad `{op}` request: `profile` must be a string, not {other}"
@@ -288,8 +298,13 @@ async fn dispatch(
     client: &Client,
     config: &AdapterConfig,
 ) -> Result<Value, OpError> {
-    if op != "hello" && profile_of(op, v)? == Profile::ByokJsonV1 {
-        return dispatch_byok(op, v, client).await;
+    match (op, profile_of(op, v)) {
+        ("hello", _) => {}
+        (_, Ok(Profile::ByokJsonV1)) => return dispatch_byok(op, v, client).await,
+        (_, Ok(Profile::MetamaskVault)) => return dispatch_vault(op, v, client).await,
+        (_, r) => {
+            r?;
+        }
     }
     match op {
         "hello" => to_value(&HelloResult {
@@ -511,6 +526,156 @@ async fn dispatch_byok(op: &str, v: &Value, client: &Client) -> Result<Value, Op
             ErrorClass::UnsupportedVersion,
             format!(
                 "`derive` is blob v1's Argon2id step; profile {PROFILE_BYOK_JSON_V1} has no such op (its key derivation is checked through seal and open)"
+            ),
+        )),
+        other => Err(OpError::malformed(format!(
+            "unknown op {other:?}; known ops: {}",
+            ALL_OPS.join(", ")
+        ))),
+    }
+}
+
+/// A passphrase, or `malformed`: the vault format has no raw keys.
+fn vault_password<'a>(secret: &'a Secret, what: &str) -> Result<&'a str, OpError> {
+    match secret {
+        Secret::Passphrase(p) => Ok(p.as_str()),
+        Secret::Key(_) => Err(OpError::malformed(format!(
+            "`{what}` is a raw key; profile {PROFILE_METAMASK_VAULT} takes passwords only ({{\"passphrase\": \"…\"}})"
+        ))),
+    }
+}
+
+fn vault_kdf(kdf: Option<VaultWireKdf>, default: mm::Kdf) -> Result<mm::Kdf, OpError> {
+    kdf.map_or(Ok(default), |k| k.to_kdf().map_err(OpError::malformed))
+}
+
+/// An update's target: iterations only, never the legacy form.
+fn vault_target(kdf: Option<VaultWireKdf>) -> Result<u32, OpError> {
+    match vault_kdf(kdf, mm::Kdf::DEFAULT)? {
+        mm::Kdf::Legacy => Err(OpError::malformed(
+            "an update cannot target the legacy form",
+        )),
+        mm::Kdf::Pbkdf2 { iterations } => Ok(iterations),
+    }
+}
+
+fn vault_store(store: &WireStore, client: &Client) -> Result<VaultStore, OpError> {
+    if store.kind != STORE_KIND_OBJECT_STORE {
+        return Err(OpError::malformed(format!(
+            "invalid store kind {:?}: profile {PROFILE_METAMASK_VAULT} writes to {STORE_KIND_OBJECT_STORE:?}",
+            store.kind
+        )));
+    }
+    Ok(VaultStore::new(&store.into())?.with_broken(client.config().broken.vault))
+}
+
+fn fresh<const N: usize>() -> Result<[u8; N], OpError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| OpError::from(StoreError::Random(e.to_string())))?;
+    Ok(b)
+}
+
+/// The ops of profile `metamask-vault` (docs/profiles/metamask-vault.md §8, §10) with the
+/// profile's codec. The writer's default is the library's: 900 000 iterations.
+async fn dispatch_vault(op: &str, v: &Value, client: &Client) -> Result<Value, OpError> {
+    match op {
+        "derive" => {
+            let r: VaultDeriveRequest = parse(op, v)?;
+            let kdf = vault_kdf(r.kdf, mm::Kdf::Legacy)?;
+            let key = mm::derive_key(&r.passphrase, &kdf, &r.salt.0)?;
+            to_value(&DeriveResult {
+                ikm: Hex(key.to_vec()),
+            })
+        }
+        "seal" => {
+            let r: VaultSealRequest = parse(op, v)?;
+            let password = vault_password(&r.secret, "secret")?;
+            let kdf = vault_kdf(r.kdf, mm::Kdf::DEFAULT)?;
+            let salt = match r.salt {
+                Some(s) => s.0,
+                None => fresh::<{ mm::SALT_LEN }>()?.to_vec(),
+            };
+            let iv: [u8; mm::IV_LEN] = match r.nonce {
+                Some(n) => n.0.try_into().map_err(|n: Vec<u8>| {
+                    OpError::malformed(format!(
+                        "`nonce` (the IV) must be 16 bytes, got {}",
+                        n.len()
+                    ))
+                })?,
+                None => fresh()?,
+            };
+            let blob = mm::seal(
+                password,
+                &r.plaintext.0,
+                &mm::SealParams {
+                    kdf,
+                    salt: &salt,
+                    iv,
+                },
+            )?;
+            to_value(&SealResult { blob: Hex(blob) })
+        }
+        "open" => {
+            let r: OpenRequest = parse(op, v)?;
+            let opened = mm::open(vault_password(&r.secret, "secret")?, &r.blob.0)?;
+            to_value(&OpenResult {
+                plaintext: Hex(opened.plaintext.to_vec()),
+            })
+        }
+        "rotate" if v.get("store").is_some() => {
+            let r: VaultStoredRotateRequest = parse(op, v)?;
+            let old = vault_password(&r.old, "old")?;
+            let new = vault_password(&r.new, "new")?;
+            let target = vault_target(r.kdf)?;
+            let out = vault_store(&r.store, client)?
+                .rotate(old, new, target)
+                .await?;
+            to_value(&VaultStoredRotateResult {
+                changed: out.changed,
+            })
+        }
+        "rotate" => {
+            let r: VaultRotateRequest = parse(op, v)?;
+            let password = vault_password(&r.secret, "secret")?;
+            let target = vault_target(r.kdf)?;
+            let u = mm::update(
+                password,
+                &r.blob.0,
+                target,
+                &fresh::<{ mm::SALT_LEN }>()?,
+                fresh()?,
+            )?;
+            to_value(&VaultRotateResult {
+                blob: Hex(u.vault),
+                changed: u.changed,
+            })
+        }
+        "backup" => {
+            let r: VaultBackupRequest = parse(op, v)?;
+            let password = vault_password(&r.secret, "secret")?;
+            let kdf = vault_kdf(r.kdf, mm::Kdf::DEFAULT)?;
+            vault_store(&r.store, client)?
+                .backup(password, &r.payload.0, kdf)
+                .await?;
+            Ok(json!({}))
+        }
+        "restore" => {
+            let r: ByokRestoreRequest = parse(op, v)?;
+            let password = vault_password(&r.secret, "secret")?;
+            let plaintext = vault_store(&r.store, client)?.restore(password).await?;
+            to_value(&VaultRestoreResult {
+                payload: Hex(plaintext.to_vec()),
+            })
+        }
+        "delete" => {
+            let r: ByokDeleteRequest = parse(op, v)?;
+            vault_store(&r.store, client)?.delete().await?;
+            Ok(json!({}))
+        }
+        "recover" => Err(OpError::new(
+            ErrorClass::UnsupportedVersion,
+            format!(
+                "profile {PROFILE_METAMASK_VAULT} has no `recover`: one vault, one password, and an update never leaves a second object (docs/profiles/metamask-vault.md §10)"
             ),
         )),
         other => Err(OpError::malformed(format!(

@@ -275,40 +275,24 @@ async fn crash_case(
     // Old or new opens it, never neither.
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: None,
-            any_of: vec![old.clone(), new.clone()],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
     )
     .await?;
     // The retried rotation completes (idempotent if it had already happened).
     steps::run(world, operation).await?;
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: Some(new.clone()),
-            any_of: vec![],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[new], Expect::default(), Some(contacts)),
     )
     .await?;
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: Some(old.clone()),
-            any_of: vec![],
-            expect: Expect::one(Expected::Error(ErrorClass::WrongKey)),
-            contacts: None,
-            version: None,
-        },
+        &restore_step(
+            actor,
+            &[old],
+            Expect::one(Expected::Error(ErrorClass::WrongKey)),
+            None,
+        ),
     )
     .await?;
     Ok(())
@@ -354,7 +338,10 @@ pub(crate) async fn enumerate_object_store(
             "nothing to crash",
         ));
     }
+    let vault = s.profile == crate::profile::Profile::MetamaskVault;
     let mut points = 0;
+    // byok-json-v1: kills that left only the temporary object; metamask-vault: kills that
+    // left the updated vault (the others left it as it was).
     let mut gaps = 0;
     for (i, step) in recorded.iter().enumerate() {
         let nth = recorded[..=i]
@@ -369,22 +356,31 @@ pub(crate) async fn enumerate_object_store(
                 step.label()
             );
             let world = new_world(infra, s).await?;
-            let r = object_store_crash(
-                &world,
-                setup,
-                step,
-                nth,
-                when,
-                (actor, old, new),
-                user,
-                contacts,
-            )
-            .await;
+            let point = (step, nth, when);
+            let r = if vault {
+                vault_crash(&world, setup, point, (actor, old, new), user, contacts).await
+            } else {
+                object_store_crash(&world, setup, point, (actor, old, new), user, contacts).await
+            };
             world.shutdown(infra).await;
             if r.as_ref().map_err(|v| v.clone().context(&label))? == &true {
                 gaps += 1;
             }
         }
+    }
+    if vault {
+        return Ok(DriverStats {
+            note: format!(
+                "{points} crash points ({} recorded S3 steps: {}); {gaps} left the updated vault, {} the vault as it was; none lost it",
+                recorded.len(),
+                recorded
+                    .iter()
+                    .map(|s| s.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                points - gaps
+            ),
+        });
     }
     Ok(DriverStats {
         note: format!(
@@ -407,19 +403,37 @@ async fn opens(world: &World, actor: &str, secret: &Secret, blob: &[u8]) -> Resu
 
 /// One crash point of [`enumerate_object_store`]; `true` when the kill left no final
 /// object (only the temporary one held the backup).
-#[allow(clippy::too_many_arguments)]
-async fn object_store_crash(
+/// A `restore` step: with one secret, or passing when any of several restores; on success
+/// the exact `contacts`, when given.
+fn restore_step(
+    actor: &str,
+    secrets: &[&Secret],
+    expect: Expect,
+    contacts: Option<&[String]>,
+) -> Step {
+    let (secret, any_of) = match secrets {
+        [one] => (Some((*one).clone()), vec![]),
+        many => (None, many.iter().map(|s| (*s).clone()).collect()),
+    };
+    Step::Restore {
+        actor: actor.into(),
+        secret,
+        any_of,
+        expect,
+        contacts: contacts.map(<[String]>::to_vec),
+        version: None,
+    }
+}
+
+/// One crash point: the recorded S3 step, which of its kind it is, and when the kill hits.
+type CrashPoint<'a> = (&'a ProxyStep, usize, When);
+
+/// Runs the rotation with the client killed at `point`, then restarts the client.
+async fn kill_during_rotation(
     world: &World,
-    setup: &[Step],
-    step: &ProxyStep,
-    nth: usize,
-    when: When,
+    (step, nth, when): CrashPoint<'_>,
     (actor, old, new): (&str, &Secret, &Secret),
-    user: &str,
-    contacts: &[String],
-) -> Result<bool, Verdict> {
-    use super::model::StoreObject;
-    run_steps(world, setup).await?;
+) -> Result<(), Verdict> {
     let pid = world
         .actor_pid(actor)
         .await
@@ -450,7 +464,20 @@ async fn object_store_crash(
         ));
     }
     p.reset();
-    world.restart_actor(actor).await?;
+    world.restart_actor(actor).await
+}
+
+async fn object_store_crash(
+    world: &World,
+    setup: &[Step],
+    point: CrashPoint<'_>,
+    (actor, old, new): (&str, &Secret, &Secret),
+    user: &str,
+    contacts: &[String],
+) -> Result<bool, Verdict> {
+    use super::model::StoreObject;
+    run_steps(world, setup).await?;
+    kill_during_rotation(world, point, (actor, old, new)).await?;
     let final_obj = world
         .get_object_if_any(&world.object_key(user, StoreObject::Final))
         .await?;
@@ -486,14 +513,12 @@ async fn object_store_crash(
         // The design's rule: restore never reads the temporary path by itself.
         steps::run(
             world,
-            &Step::Restore {
-                actor: actor.into(),
-                secret: Some(new.clone()),
-                any_of: vec![],
-                expect: Expect::one(Expected::Error(ErrorClass::NotFound)),
-                contacts: None,
-                version: None,
-            },
+            &restore_step(
+                actor,
+                &[new],
+                Expect::one(Expected::Error(ErrorClass::NotFound)),
+                None,
+            ),
         )
         .await?;
     }
@@ -522,17 +547,99 @@ async fn object_store_crash(
     // After recover a plain restore works again with old or new.
     steps::run(
         world,
-        &Step::Restore {
-            actor: actor.into(),
-            secret: None,
-            any_of: vec![old.clone(), new.clone()],
-            expect: Expect::default(),
-            contacts: Some(contacts.to_vec()),
-            version: None,
-        },
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
     )
     .await?;
     Ok(final_obj.is_none())
+}
+
+/// One crash point of [`enumerate_object_store`] for `metamask-vault`
+/// (docs/profiles/metamask-vault.md §10, "The crash invariant"): after the kill the vault
+/// object exists, opens with old or new, and is either byte for byte the vault from before
+/// the update or a vault at the update's target; a restore gets the contacts back; the
+/// update, run again, completes; afterwards the vault is at the target and opens with new.
+/// `true` when the kill left the updated vault.
+async fn vault_crash(
+    world: &World,
+    setup: &[Step],
+    point: CrashPoint<'_>,
+    (actor, old, new): (&str, &Secret, &Secret),
+    user: &str,
+    contacts: &[String],
+) -> Result<bool, Verdict> {
+    use super::model::StoreObject;
+    use backproof_format::profiles::metamask_vault as mm;
+    let key = world.object_key(user, StoreObject::Final);
+    let at_target = |vault: &[u8]| {
+        mm::parse(vault).is_ok_and(|e| {
+            e.kdf
+                == mm::Kdf::Pbkdf2 {
+                    iterations: mm::DEFAULT_ITERATIONS,
+                }
+        })
+    };
+    run_steps(world, setup).await?;
+    let before = world
+        .get_object_if_any(&key)
+        .await?
+        .ok_or_else(|| Verdict::Error(format!("the setup stored no vault at {key}")))?;
+    kill_during_rotation(world, point, (actor, old, new)).await?;
+    let Some(after) = world.get_object_if_any(&key).await? else {
+        return Err(Verdict::fail(
+            "the vault object, as it was or updated",
+            "no vault object",
+            "the crash lost the vault",
+        ));
+    };
+    if !(opens(world, actor, old, &after).await? || opens(world, actor, new, &after).await?) {
+        return Err(Verdict::fail(
+            "the stored vault opens with old or new",
+            "it opens with neither",
+            "the crash left a vault no password opens",
+        ));
+    }
+    let updated = after != before;
+    if updated && !at_target(&after) {
+        return Err(Verdict::fail(
+            format!(
+                "the vault as it was, or one with keyMetadata at {} iterations",
+                mm::DEFAULT_ITERATIONS
+            ),
+            format!("another vault: {}", String::from_utf8_lossy(&after)),
+            "the crash left a vault that is neither the old one nor the update",
+        ));
+    }
+    steps::run(
+        world,
+        &restore_step(actor, &[old, new], Expect::default(), Some(contacts)),
+    )
+    .await?;
+    // The user's retry of the update completes it.
+    let retried = world.call(actor, Request::Rotate { old, new }).await?;
+    if !retried.is_ok() {
+        return Err(Verdict::fail(
+            "the update, run again after the crash, succeeds",
+            format!("{} ({})", retried.outcome, steps::clip(&retried.message)),
+            "the interrupted update cannot be completed",
+        ));
+    }
+    let done = world.get_object_if_any(&key).await?.unwrap_or_default();
+    if !at_target(&done) {
+        return Err(Verdict::fail(
+            format!(
+                "after the retried update, a vault with keyMetadata at {} iterations",
+                mm::DEFAULT_ITERATIONS
+            ),
+            format!("{}", String::from_utf8_lossy(&done)),
+            "the update did not lift the vault to the target",
+        ));
+    }
+    steps::run(
+        world,
+        &restore_step(actor, &[new], Expect::default(), Some(contacts)),
+    )
+    .await?;
+    Ok(updated)
 }
 
 /// How big a stress run is.
@@ -742,6 +849,7 @@ pub(crate) async fn stress(
             Request::Backup {
                 secret,
                 payload: &payload,
+                kdf: None,
             },
         )
         .await?;
@@ -795,6 +903,7 @@ pub(crate) async fn stress(
                             Request::Backup {
                                 secret: &secret,
                                 payload: &payload,
+                                kdf: None,
                             },
                         )
                         .await?;

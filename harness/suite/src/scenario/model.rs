@@ -649,6 +649,30 @@ pub enum StorageOp {
     Remove,
 }
 
+/// The parameters a `metamask-vault` backup writes with (docs/profiles/metamask-vault.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum VaultKdf {
+    /// `{ legacy = true }`: the legacy form, as older releases of the library wrote it
+    /// (`false` is refused at load).
+    Legacy { legacy: bool },
+    /// `{ iterations = N }`: keyMetadata with N PBKDF2 iterations.
+    Iterations { iterations: u32 },
+}
+
+impl VaultKdf {
+    /// The adapter request's `kdf`.
+    pub fn wire(self) -> backproof_client::adapter::protocol::VaultWireKdf {
+        use backproof_client::adapter::protocol::VaultWireKdf;
+        match self {
+            VaultKdf::Legacy { .. } => VaultWireKdf::Legacy { legacy: true },
+            VaultKdf::Iterations { iterations } => VaultWireKdf::Iterations {
+                iterations: u64::from(iterations),
+            },
+        }
+    }
+}
+
 /// Which object of an object-store profile a `storage` step addresses
 /// (docs/profiles/byok-json-v1.md §6).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -683,6 +707,11 @@ pub enum Step {
         /// Use another identity key pair (identity_mismatch cases).
         #[serde(default)]
         identity: Option<String>,
+        /// Profile `metamask-vault` only: write the vault with these parameters
+        /// (`{ legacy = true }`: no keyMetadata, 10 000 iterations; `{ iterations = N }`)
+        /// instead of the writer's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kdf: Option<VaultKdf>,
         #[serde(default)]
         expect: Expect,
         /// The step's fault is transient (docs/SCENARIOS.md, "Transient faults"): a
@@ -1022,6 +1051,26 @@ impl Scenario {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            });
+        }
+        let setup: &[Step] = match &s.driver {
+            Some(Driver::Enumerate { setup, .. }) => setup,
+            _ => &[],
+        };
+        for st in s.steps.iter().chain(setup) {
+            let message = match st {
+                Step::Backup { kdf: Some(_), .. } if s.profiles != [Profile::MetamaskVault] => {
+                    "a `backup` with `kdf` belongs to profile metamask-vault only (`profiles = [\"metamask-vault\"]`)"
+                }
+                Step::Backup {
+                    kdf: Some(VaultKdf::Legacy { legacy: false }),
+                    ..
+                } => "`kdf = { legacy = false }` means nothing: give `{ iterations = N }` instead",
+                _ => continue,
+            };
+            return Err(LoadError::Profiles {
+                path: path.to_path_buf(),
+                message: message.into(),
             });
         }
         s.family = family;

@@ -37,7 +37,7 @@ pub(crate) fn sha256_hex(b: &[u8]) -> String {
 }
 
 /// The first 200 characters of a body or message, for a report line.
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     let s = s.trim();
     if s.chars().count() > 200 {
         format!("{}…", s.chars().take(200).collect::<String>())

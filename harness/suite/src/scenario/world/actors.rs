@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{World, WorldError};
-use crate::scenario::model::{Candidate, Expected, Op, Profile, Secret};
+use crate::scenario::model::{Candidate, Expected, Op, Profile, Secret, VaultKdf};
 use crate::scenario::verdict::Verdict;
 
 /// Time allowed for one adapter operation (the floor KDF, retries with backoff).
@@ -26,6 +26,8 @@ pub(crate) enum Request<'a> {
     Backup {
         secret: &'a Secret,
         payload: &'a [u8],
+        /// `metamask-vault` only (refused at load elsewhere): the parameters to write with.
+        kdf: Option<&'a VaultKdf>,
     },
     Restore {
         secret: &'a Secret,
@@ -178,7 +180,9 @@ impl World {
                 salt: None,
                 nonce: None,
             }),
-            Request::Backup { secret, payload } => serde_json::to_value(BackupRequest {
+            Request::Backup {
+                secret, payload, ..
+            } => serde_json::to_value(BackupRequest {
                 profile,
                 server: self.wire_server(&user).await?,
                 secret: secret.clone(),
@@ -231,7 +235,9 @@ impl World {
                 salt: None,
                 nonce: None,
             }),
-            Request::Backup { secret, payload } => serde_json::to_value(BackupRequest {
+            Request::Backup {
+                secret, payload, ..
+            } => serde_json::to_value(BackupRequest {
                 profile,
                 server: placeholder(),
                 secret: secret.clone(),
@@ -263,6 +269,12 @@ impl World {
             && m.remove("server").is_some()
         {
             m.insert("store".into(), self.wire_store(&self.actor_user(actor))?);
+        }
+        if let (Request::Backup { kdf: Some(k), .. }, Some(m)) = (req, json.as_object_mut()) {
+            m.insert(
+                "kdf".into(),
+                serde_json::to_value(k.wire()).unwrap_or(Value::Null),
+            );
         }
         Ok(json)
     }

@@ -504,8 +504,17 @@ impl World {
     }
 
     /// An object-store profile's key of a user's final or temporary object
-    /// (docs/profiles/byok-json-v1.md §6).
+    /// (docs/profiles/byok-json-v1.md §6); `metamask-vault`'s vault object whatever `object`
+    /// says.
     pub(crate) fn object_key(&self, user: &str, object: StoreObject) -> String {
+        if self.profile == Profile::MetamaskVault {
+            // One vault object, no temporary one (docs/profiles/metamask-vault.md §10).
+            return format!(
+                "{}users/{user}/{}",
+                self.store_prefix,
+                backproof_client::vault_store::VAULT_OBJECT
+            );
+        }
         let suffix = match object {
             StoreObject::Final => "",
             StoreObject::Temp => "_temp",
