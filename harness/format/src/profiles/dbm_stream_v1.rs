@@ -527,7 +527,7 @@ impl<W: Write> Write for Capped<W> {
 /// The decompressor of pass 2, writing into the capped dump.
 enum Inflate<'a, W: Write> {
     None(&'a mut Capped<W>),
-    Gzip(flate2::write::MultiGzDecoder<&'a mut Capped<W>>),
+    Gzip(Box<flate2::write::MultiGzDecoder<&'a mut Capped<W>>>),
     Brotli(Box<brotli::DecompressorWriter<&'a mut Capped<W>>>),
 }
 
@@ -582,7 +582,9 @@ pub fn open<R: Read + Seek, W: Write>(
     let result = {
         let mut inflate = match compression {
             Compression::None => Inflate::None(&mut capped),
-            Compression::Gzip => Inflate::Gzip(flate2::write::MultiGzDecoder::new(&mut capped)),
+            Compression::Gzip => {
+                Inflate::Gzip(Box::new(flate2::write::MultiGzDecoder::new(&mut capped)))
+            }
             Compression::Brotli => Inflate::Brotli(Box::new(brotli::DecompressorWriter::new(
                 &mut capped,
                 CHUNK,
@@ -715,7 +717,7 @@ pub fn heuristic_accepts(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aes_gcm::aead::{AeadInOut, KeyInit as _};
+    use aes_gcm::aead::AeadInOut;
     use aes_gcm::aes::cipher::consts::{U12, U16};
     use aes_gcm::{AesGcm, Nonce};
     use std::io::Cursor;
@@ -948,7 +950,8 @@ mod tests {
         let text = sc.to_json().to_string();
         assert_eq!(parse_sidecar(text.as_bytes()).unwrap(), sc);
         let good = sc.to_json();
-        let edits: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|v| v["encryption"]["iv"] = json!("00".repeat(13))),
             Box::new(|v| v["encryption"]["iv"] = json!("0g".repeat(12))),
             Box::new(|v| v["encryption"]["iv"] = json!("000")),
