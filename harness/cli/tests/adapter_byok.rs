@@ -130,7 +130,7 @@ fn adapter(flags: &str) -> AdapterProcess {
     let cmd = format!("{} adapter {flags}", env!("CARGO_BIN_EXE_backproof"));
     let mut p = AdapterProcess::spawn(&cmd, None).unwrap();
     let hello = p.hello().unwrap();
-    assert_eq!(hello.profiles, ["v1", "byok-json-v1"]);
+    assert_eq!(hello.profiles, ["v1", "byok-json-v1", "dbm-stream-v1"]);
     p
 }
 

@@ -95,8 +95,11 @@ async fn answers_in_order_blank_lines_ignored_and_crypto_round_trip() {
     assert_eq!(ids, [10, 11, 12, 13]);
     let hello = &answers[0]["result"];
     assert_eq!(hello["protocol"], 1);
-    assert_eq!(hello["profiles"], json!(["v1", "byok-json-v1"]));
-    assert_eq!(hello["ops"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        hello["profiles"],
+        json!(["v1", "byok-json-v1", "dbm-stream-v1"])
+    );
+    assert_eq!(hello["ops"].as_array().unwrap().len(), 10);
     let blob = answers[1]["result"]["blob"].as_str().unwrap().to_string();
     assert!(blob.starts_with(&hex_of(b"BKPF")), "{blob}");
     assert_eq!(class(&answers[2]), "unsupported_version");

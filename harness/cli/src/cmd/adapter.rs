@@ -56,6 +56,13 @@ pub struct WriterArgs {
     /// Broken variant (byok-json-v1): Argon2id `memory` written and read in MiB.
     #[arg(long, hide = true)]
     pub unsafe_byok_memory_mib: bool,
+    /// Broken variant (dbm-stream-v1): smart recovery takes the first key whose
+    /// unauthenticated first bytes look like a dump.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_heuristic_recovery: bool,
+    /// Broken variant (dbm-stream-v1): seal appends the GCM tag to the artifact.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_append_tag: bool,
 }
 
 impl WriterArgs {
@@ -100,6 +107,10 @@ pub fn parse_kdf(s: &str) -> Result<KdfParams, String> {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let config = AdapterConfig {
         client: args.writer.client_config()?,
+        dbm: backproof_client::adapter::DbmBroken {
+            heuristic_recovery: args.writer.unsafe_dbm_heuristic_recovery,
+            append_tag: args.writer.unsafe_dbm_append_tag,
+        },
         ..AdapterConfig::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()

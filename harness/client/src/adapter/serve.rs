@@ -13,9 +13,12 @@ use backproof_format::profiles::byok_json_v1::{self as byok, Kdf as ByokKdf, Sea
 use zeroize::Zeroizing;
 
 use super::protocol::*;
+
+mod dbm;
 use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
 use crate::object_store::{ObjectStore, StoreError, now_rfc3339};
+pub use dbm::DbmBroken;
 
 /// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
 /// and a blob in one request). Longer lines are answered `malformed` and skipped.
@@ -29,6 +32,8 @@ pub struct AdapterConfig {
     pub client: ClientConfig,
     /// Announced by `hello` as `implementation`.
     pub implementation: String,
+    /// Broken variants of profile `dbm-stream-v1` (all off by default).
+    pub dbm: DbmBroken,
 }
 
 impl Default for AdapterConfig {
@@ -36,6 +41,7 @@ impl Default for AdapterConfig {
         AdapterConfig {
             client: ClientConfig::default(),
             implementation: format!("backproof-reference {}", env!("CARGO_PKG_VERSION")),
+            dbm: DbmBroken::default(),
         }
     }
 }
@@ -263,6 +269,7 @@ fn check_profile(profile: &str) -> Result<(), OpError> {
 enum Profile {
     V1,
     ByokJsonV1,
+    DbmStreamV1,
 }
 
 /// The request's `profile`: absent (or null) is `v1`.
@@ -271,6 +278,7 @@ fn profile_of(op: &str, v: &Value) -> Result<Profile, OpError> {
         None | Some(Value::Null) => Ok(Profile::V1),
         Some(Value::String(p)) if p == PROFILE_V1 => Ok(Profile::V1),
         Some(Value::String(p)) if p == PROFILE_BYOK_JSON_V1 => Ok(Profile::ByokJsonV1),
+        Some(Value::String(p)) if p == PROFILE_DBM_STREAM_V1 => Ok(Profile::DbmStreamV1),
         Some(Value::String(p)) => Err(unsupported_profile(p)),
         Some(other) => Err(OpError::malformed(format!(
             "bad `{op}` request: `profile` must be a string, not {other}"
@@ -288,8 +296,12 @@ async fn dispatch(
     client: &Client,
     config: &AdapterConfig,
 ) -> Result<Value, OpError> {
-    if op != "hello" && profile_of(op, v)? == Profile::ByokJsonV1 {
-        return dispatch_byok(op, v, client).await;
+    if op != "hello" {
+        match profile_of(op, v)? {
+            Profile::ByokJsonV1 => return dispatch_byok(op, v, client).await,
+            Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm),
+            Profile::V1 => {}
+        }
     }
     match op {
         "hello" => to_value(&HelloResult {
