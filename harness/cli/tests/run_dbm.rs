@@ -2,7 +2,7 @@
 //! (docs/profiles/dbm-stream-v1.md, docs/ADAPTER.md "Broken variants"): every vector
 //! passes, and each broken variant fails exactly the vectors that exist to catch it — a
 //! heuristic-only smart recovery the decoy vectors, a seal that appends the tag the seal
-//! vectors.
+//! vectors, a restore that writes plaintext before the tag every refused open.
 
 use backproof_report::Outcome;
 use common::{quoted_exe, root, run};
@@ -78,4 +78,18 @@ fn a_seal_that_appends_the_tag_fails_the_seal_vectors() {
     let seals = ids(|t| t["op"] == "seal");
     assert_eq!(seals.len(), 4);
     assert_eq!(failing("--unsafe-dbm-append-tag"), seals);
+}
+
+#[test]
+fn a_restore_that_writes_before_the_tag_fails_every_refused_open() {
+    // Every open the profile refuses after reading the key: tag failures, broken streams
+    // and bombs. A malformed sidecar or an empty artifact leaves nothing to release.
+    let refused = ids(|t| {
+        t["op"] == "open"
+            && t["result"] != "ok"
+            && t["result"] != "malformed"
+            && !t["artifact"].as_str().unwrap().is_empty()
+    });
+    assert!(refused.len() > 30, "{}", refused.len());
+    assert_eq!(failing("--unsafe-dbm-plaintext-before-tag"), refused);
 }

@@ -63,6 +63,10 @@ pub struct WriterArgs {
     /// Broken variant (dbm-stream-v1): seal appends the GCM tag to the artifact.
     #[arg(long, hide = true)]
     pub unsafe_dbm_append_tag: bool,
+    /// Broken variant (dbm-stream-v1): a restore to a path writes plaintext before the
+    /// tag is checked.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_plaintext_before_tag: bool,
 }
 
 impl WriterArgs {
@@ -110,6 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         dbm: backproof_client::adapter::DbmBroken {
             heuristic_recovery: args.writer.unsafe_dbm_heuristic_recovery,
             append_tag: args.writer.unsafe_dbm_append_tag,
+            plaintext_before_tag: args.writer.unsafe_dbm_plaintext_before_tag,
         },
         ..AdapterConfig::default()
     };

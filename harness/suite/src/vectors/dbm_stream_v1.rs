@@ -1190,7 +1190,32 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
             .flatten()
             .filter_map(Value::as_str),
     );
-    let answer = imp.call_json(op, request(t, op)?)?;
+    // Every open restores to a fresh output path: after a failure it must hold nothing.
+    let output = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+    let dump = output.path().join("restored.sql");
+    let mut req = request(t, op)?;
+    if op == "open" {
+        req["output"] = json!(dump.to_string_lossy());
+    }
+    let mut answer = imp.call_json(op, req)?;
+    let released = std::fs::read(&dump).unwrap_or_default();
+    match &mut answer {
+        Err(e) if !released.is_empty() => {
+            return Ok(CaseOutcome::Fail {
+                expected: format!("{} and nothing at the output path", allowed.join(" or ")),
+                observed: format!(
+                    "{} with {} bytes of unauthenticated plaintext left at the output path (advisory plaintext-before-tag)",
+                    e.class,
+                    released.len()
+                ),
+            });
+        }
+        // The dump went to the file: check it as if it had come in the answer.
+        Ok(result) if op == "open" && result.get("plaintext").is_none() => {
+            result["plaintext"] = json!(h(&released));
+        }
+        _ => {}
+    }
     let got = match &answer {
         Ok(_) => "ok".to_owned(),
         Err(e) => e.class.clone(),

@@ -1,7 +1,8 @@
 //! The ops of profile `dbm-stream-v1` (docs/profiles/dbm-stream-v1.md §8): the pure codec
 //! behind `open`, `seal`, `import_key` and `recover`, with no store.
 
-use std::io::Cursor;
+use std::io::{BufWriter, Cursor};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,6 +25,9 @@ pub struct DbmBroken {
     pub heuristic_recovery: bool,
     /// Seal appends the tag to the artifact, as one-shot AES-GCM APIs return it.
     pub append_tag: bool,
+    /// A restore to an output path decrypts in one pass, writing as it goes, and checks
+    /// the tag at the end, as a GCM decipher piped into the database CLI does.
+    pub plaintext_before_tag: bool,
 }
 
 impl From<dbm::Error> for OpError {
@@ -39,6 +43,8 @@ struct OpenRequest {
     artifact: Hex,
     #[serde(rename = "maxOutput")]
     max_output: Option<u64>,
+    /// Where to write the dump instead of answering it (docs/profiles/dbm-stream-v1.md §8).
+    output: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -90,18 +96,63 @@ fn restore(
     Ok(out)
 }
 
+fn local_io(path: &Path, e: std::io::Error) -> OpError {
+    // The list has no class for the adapter's own disk (docs/ADAPTER.md §5).
+    OpError::new(ErrorClass::Network, format!("{}: {e}", path.display()))
+}
+
+/// Restores into a temporary file beside `path` and renames it there only when the whole
+/// restore succeeded: after any failure `path` does not exist.
+fn restore_to(
+    k: &[u8; dbm::KEY_LEN],
+    sidecar: &dbm::Sidecar,
+    artifact: &[u8],
+    path: &Path,
+    max_output: u64,
+) -> Result<u64, OpError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| OpError::malformed("`output` must name a file"))?;
+    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let file = std::fs::File::create(&tmp).map_err(|e| local_io(&tmp, e))?;
+    let result = dbm::open(
+        k,
+        sidecar,
+        &mut Cursor::new(artifact),
+        BufWriter::new(file),
+        max_output,
+    );
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, path).map_err(|e| local_io(path, e))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.into())
+        }
+    }
+}
+
 pub(super) fn dispatch(op: &str, v: &Value, broken: DbmBroken) -> Result<Value, OpError> {
     match op {
         "open" => {
             let r: OpenRequest = parse(op, v)?;
             let sidecar = dbm::parse_sidecar(&r.sidecar.0)?;
-            let plain = restore(
-                &key(&r.key, "key")?,
-                &sidecar,
-                &r.artifact.0,
-                r.max_output.unwrap_or(DEFAULT_MAX_OUTPUT),
-            )?;
-            Ok(json!({"plaintext": hex::encode(plain)}))
+            let k = key(&r.key, "key")?;
+            let Some(path) = r.output else {
+                let max = r.max_output.unwrap_or(DEFAULT_MAX_OUTPUT);
+                let plain = restore(&k, &sidecar, &r.artifact.0, max)?;
+                return Ok(json!({"plaintext": hex::encode(plain)}));
+            };
+            if broken.plaintext_before_tag {
+                let raw = dbm::decrypt_prefix_unauthenticated(&k, &sidecar.iv, &r.artifact.0)?;
+                std::fs::write(&path, raw).map_err(|e| local_io(&path, e))?;
+                dbm::verify(&k, &sidecar, &mut Cursor::new(&r.artifact.0))?;
+            }
+            let max = r.max_output.unwrap_or(u64::MAX);
+            let n = restore_to(&k, &sidecar, &r.artifact.0, &path, max)?;
+            Ok(json!({"bytes": n}))
         }
         "seal" => {
             let r: SealRequest = parse(op, v)?;
