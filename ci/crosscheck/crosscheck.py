@@ -32,6 +32,7 @@ try:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import byok_json_v1
+    import dbm_stream_v1
     import metamask_vault
 except ImportError as exc:  # pragma: no cover - environment problem, not a vector problem
     sys.stderr.write(
@@ -623,6 +624,7 @@ CHECKERS: dict[str, Callable[[dict], "str | None"]] = {
     # Profile folders (vectors/<profile>/*.json); each profile's checker is its own module.
     "byok-json-v1.json": byok_json_v1.check_vector,
     "metamask-vault.json": metamask_vault.check_vector,
+    "dbm-stream-v1.json": dbm_stream_v1.check_vector,
 }
 
 

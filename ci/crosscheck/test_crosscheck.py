@@ -326,6 +326,32 @@ def byok_open_order() -> None:
             expect(e.cls == "malformed", f"{raw!r}: {e.cls}")
 
 
+# ---------------------------------------------------------------- dbm-stream-v1
+
+REPO_DBM = Path(__file__).resolve().parent.parent.parent / "vectors" / "dbm-stream-v1" / "dbm-stream-v1.json"
+
+
+@test
+def the_committed_dbm_file_is_checked_and_each_wrong_expectation_fails() -> None:
+    d = json.loads(REPO_DBM.read_text(encoding="utf-8"))
+    n = d["numberOfTests"]
+    code, out = run_on({"dbm-stream-v1.json": d})
+    expect(code == 0 and f"{n} passed, 0 failed" in out, out)
+    tests = [t for g in d["testGroups"] for t in g["tests"]]
+    ok_open = next(t for t in tests if t["op"] == "open" and t["result"] == "ok")
+    ok_open["plaintext"] = flip_last(ok_open["plaintext"])
+    next(t for t in tests if t["op"] == "open" and t["result"] == "corrupted")["result"] = "ok"
+    next(t for t in tests if t["result"] == "too_large")["result"] = "payload_invalid"
+    next(t for t in tests if t["op"] == "import_key" and t["result"] == "malformed")["result"] = "ok"
+    decoyed = [t for t in tests if t["op"] == "recover" and t["result"] == "ok" and t["decoys"]]
+    decoyed[0]["matched"] = decoyed[0]["decoys"][0]  # the heuristic's pick
+    decoyed[1]["decoys"] = []
+    pinned = next(t for t in tests if t["op"] == "seal" and "artifact" in t)
+    pinned["artifact"] += pinned["authTag"]  # a codec that appends the tag
+    code, out = run_on({"dbm-stream-v1.json": d})
+    expect(code == 1 and f"{n - 7} passed, 7 failed" in out, out)
+
+
 # ---------------------------------------------------------------- metamask-vault
 
 REPO_MM = Path(__file__).resolve().parent.parent.parent / "vectors" / "metamask-vault" / "metamask-vault.json"

@@ -130,7 +130,10 @@ fn adapter(flags: &str) -> AdapterProcess {
     let cmd = format!("{} adapter {flags}", env!("CARGO_BIN_EXE_backproof"));
     let mut p = AdapterProcess::spawn(&cmd, None).unwrap();
     let hello = p.hello().unwrap();
-    assert_eq!(hello.profiles, ["v1", "byok-json-v1", "metamask-vault"]);
+    assert_eq!(
+        hello.profiles,
+        ["v1", "byok-json-v1", "metamask-vault", "dbm-stream-v1"]
+    );
     p
 }
 

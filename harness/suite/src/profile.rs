@@ -26,6 +26,11 @@ pub enum Profile {
     /// (docs/profiles/metamask-vault.md), kept as one object per user in an object store.
     #[serde(rename = "metamask-vault")]
     MetamaskVault,
+    /// The Database Backup Manager's streamed AES-256-GCM artifact with a `.meta.json`
+    /// sidecar, hex key export/import and smart recovery
+    /// (docs/profiles/dbm-stream-v1.md). Only its vectors run so far.
+    #[serde(rename = "dbm-stream-v1")]
+    DbmStreamV1,
 }
 
 impl Default for Profile {
@@ -101,9 +106,32 @@ const UNBOUNDED_KDF: Advisory = Advisory {
     detail: "The library has no upper bound on keyMetadata.params.iterations: a vault declaring 2^31-1 rounds keeps decrypt busy for hours, hanging whoever opens it. The profile refuses counts above 10 000 000 (kdf_params_rejected); through the library those vectors are not sent (unsupported, with the reason).",
 };
 
+const DBM_NO_KEY_CHECK: Advisory = Advisory {
+    id: "no-key-check",
+    title: "a wrong key and a damaged artifact or sidecar are the same failure",
+    detail: "The artifact has no key check: a wrong key, a changed byte of the artifact, a truncated or extended artifact and an altered iv or authTag all fail the one GCM tag. Cases accept `wrong_key`, `corrupted` or `wrong_key_or_corrupted` for these (pass-acceptable). AES-GCM is not key-committing either.",
+};
+
+const UNAUTHENTICATED_HEURISTIC: Advisory = Advisory {
+    id: "unauthenticated-heuristic",
+    title: "smart recovery as designed picks a key by unauthenticated first bytes",
+    detail: "The design's smart recovery decrypts the first 1 KiB without the tag and takes the first key under which it looks like gzip (1f 8b 08) or printable text. Such decoy keys are found by search in about 2^24 trials; brotli has no magic at all. The profile matches a key only after the whole tag verifies, and the recovery vectors put decoys before the right key.",
+};
+
+const PLAINTEXT_BEFORE_TAG: Advisory = Advisory {
+    id: "plaintext-before-tag",
+    title: "a streaming restore releases plaintext before the tag is checked",
+    detail: "Node's GCM decipher checks the tag only in final(): a pipeline that feeds the database CLI from it has restored forged or truncated data by the time the tag fails. The profile verifies the whole artifact first (pass 1) and only then decrypts (pass 2); after a corrupted answer the output holds nothing.",
+};
+
 impl Profile {
     /// Every profile, in the order reports list them (`v1` first).
-    pub const ALL: [Profile; 3] = [Profile::V1, Profile::ByokJsonV1, Profile::MetamaskVault];
+    pub const ALL: [Profile; 4] = [
+        Profile::V1,
+        Profile::ByokJsonV1,
+        Profile::MetamaskVault,
+        Profile::DbmStreamV1,
+    ];
 
     /// The name on the command line, in scenario files, adapter requests and case ids.
     pub fn as_str(self) -> &'static str {
@@ -111,13 +139,16 @@ impl Profile {
             Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
             Profile::ByokJsonV1 => "byok-json-v1",
             Profile::MetamaskVault => "metamask-vault",
+            Profile::DbmStreamV1 => "dbm-stream-v1",
         }
     }
 
     pub fn store(self) -> StoreKind {
         match self {
             Profile::V1 => StoreKind::ApiV1,
-            Profile::ByokJsonV1 | Profile::MetamaskVault => StoreKind::ObjectStore,
+            Profile::ByokJsonV1 | Profile::MetamaskVault | Profile::DbmStreamV1 => {
+                StoreKind::ObjectStore
+            }
         }
     }
 
@@ -151,6 +182,8 @@ impl Profile {
                 "corrupted-blob",
                 "mid-rotation-crash",
             ],
+            // The artifact+sidecar store has no scenarios yet.
+            Profile::DbmStreamV1 => &["vectors"],
         }
     }
 
@@ -164,6 +197,11 @@ impl Profile {
             Profile::V1 => &[],
             Profile::ByokJsonV1 => &[NO_KEY_CHECK, LAST_WRITER_WINS, FINAL_PATH_GAP],
             Profile::MetamaskVault => &[VAULT_NO_KEY_CHECK, KDF_WEAK, UNBOUNDED_KDF],
+            Profile::DbmStreamV1 => &[
+                DBM_NO_KEY_CHECK,
+                UNAUTHENTICATED_HEURISTIC,
+                PLAINTEXT_BEFORE_TAG,
+            ],
         }
     }
 
@@ -334,6 +372,8 @@ mod tests {
                 "kdf-weak",
                 "last-writer-wins",
                 "no-key-check",
+                "plaintext-before-tag",
+                "unauthenticated-heuristic",
                 "unbounded-kdf"
             ]
         );

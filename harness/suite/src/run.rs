@@ -194,6 +194,7 @@ pub fn vector_files(profile: Profile) -> Vec<&'static str> {
         Profile::V1 => crate::vectors::FILES.to_vec(),
         Profile::ByokJsonV1 => vec![crate::vectors::byok_json_v1::FILE],
         Profile::MetamaskVault => vec![crate::vectors::metamask_vault::FILE],
+        Profile::DbmStreamV1 => vec![crate::vectors::dbm_stream_v1::FILE],
     }
 }
 
@@ -595,6 +596,9 @@ async fn run_vectors(
             }
             Profile::MetamaskVault => {
                 vectors::metamask_vault::check_through(&dir, &mut imp, &|id| selected.contains(id))
+            }
+            Profile::DbmStreamV1 => {
+                vectors::dbm_stream_v1::check_through(&dir, &mut imp, &|id| selected.contains(id))
             }
         }
         .map_err(|e| e.to_string())

@@ -60,6 +60,17 @@ pub struct WriterArgs {
     /// the new one.
     #[arg(long, hide = true)]
     pub unsafe_vault_delete_before_put: bool,
+    /// Broken variant (dbm-stream-v1): smart recovery takes the first key whose
+    /// unauthenticated first bytes look like a dump.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_heuristic_recovery: bool,
+    /// Broken variant (dbm-stream-v1): seal appends the GCM tag to the artifact.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_append_tag: bool,
+    /// Broken variant (dbm-stream-v1): a restore to a path writes plaintext before the
+    /// tag is checked.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_plaintext_before_tag: bool,
 }
 
 impl WriterArgs {
@@ -107,6 +118,11 @@ pub fn parse_kdf(s: &str) -> Result<KdfParams, String> {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let config = AdapterConfig {
         client: args.writer.client_config()?,
+        dbm: backproof_client::adapter::DbmBroken {
+            heuristic_recovery: args.writer.unsafe_dbm_heuristic_recovery,
+            append_tag: args.writer.unsafe_dbm_append_tag,
+            plaintext_before_tag: args.writer.unsafe_dbm_plaintext_before_tag,
+        },
         ..AdapterConfig::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -9,4 +9,4 @@ mod serve;
 pub use driver::{
     AdapterError, AdapterProcess, DriverError, HELLO_TIMEOUT, check_answer, split_command,
 };
-pub use serve::{AdapterConfig, MAX_LINE_BYTES, ServeError, parse_request, serve};
+pub use serve::{AdapterConfig, DbmBroken, MAX_LINE_BYTES, ServeError, parse_request, serve};

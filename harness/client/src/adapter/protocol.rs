@@ -17,13 +17,30 @@ pub const PROFILE_V1: &str = "v1";
 pub const PROFILE_BYOK_JSON_V1: &str = backproof_format::profiles::byok_json_v1::NAME;
 /// The vault of `@metamask/browser-passworder` (docs/profiles/metamask-vault.md).
 pub const PROFILE_METAMASK_VAULT: &str = backproof_format::profiles::metamask_vault::NAME;
+/// `"profile"` of the database backup manager's streamed artifacts
+/// (docs/profiles/dbm-stream-v1.md).
+pub const PROFILE_DBM_STREAM_V1: &str = backproof_format::profiles::dbm_stream_v1::NAME;
 /// Every profile the reference adapter serves, as `hello` lists them.
-pub const ALL_PROFILES: [&str; 3] = [PROFILE_V1, PROFILE_BYOK_JSON_V1, PROFILE_METAMASK_VAULT];
+pub const ALL_PROFILES: [&str; 4] = [
+    PROFILE_V1,
+    PROFILE_BYOK_JSON_V1,
+    PROFILE_METAMASK_VAULT,
+    PROFILE_DBM_STREAM_V1,
+];
 /// The only `store.kind` of profile `byok-json-v1`.
 pub const STORE_KIND_OBJECT_STORE: &str = "object-store";
 /// Every op of the protocol, in the order of docs/ADAPTER.md.
-pub const ALL_OPS: [&str; 9] = [
-    "hello", "derive", "seal", "open", "backup", "restore", "rotate", "recover", "delete",
+pub const ALL_OPS: [&str; 10] = [
+    "hello",
+    "derive",
+    "seal",
+    "open",
+    "backup",
+    "restore",
+    "rotate",
+    "recover",
+    "delete",
+    "import_key",
 ];
 
 /// Binary data, written as lowercase hex. Uppercase, odd length or other characters are

@@ -13,11 +13,14 @@ use backproof_format::profiles::byok_json_v1::{self as byok, Kdf as ByokKdf, Sea
 use zeroize::Zeroizing;
 
 use super::protocol::*;
+
+mod dbm;
 use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
 use crate::object_store::{ObjectStore, StoreError, now_rfc3339};
 use crate::vault_store::VaultStore;
 use backproof_format::profiles::metamask_vault as mm;
+pub use dbm::DbmBroken;
 
 /// Longest request line accepted (a 2 MiB blob is 4 MiB of hex; leave room for a payload
 /// and a blob in one request). Longer lines are answered `malformed` and skipped.
@@ -31,6 +34,8 @@ pub struct AdapterConfig {
     pub client: ClientConfig,
     /// Announced by `hello` as `implementation`.
     pub implementation: String,
+    /// Broken variants of profile `dbm-stream-v1` (all off by default).
+    pub dbm: DbmBroken,
 }
 
 impl Default for AdapterConfig {
@@ -38,6 +43,7 @@ impl Default for AdapterConfig {
         AdapterConfig {
             client: ClientConfig::default(),
             implementation: format!("backproof-reference {}", env!("CARGO_PKG_VERSION")),
+            dbm: DbmBroken::default(),
         }
     }
 }
@@ -272,6 +278,7 @@ enum Profile {
     V1,
     ByokJsonV1,
     MetamaskVault,
+    DbmStreamV1,
 }
 
 /// The request's `profile`: absent (or null) is `v1`.
@@ -281,6 +288,7 @@ fn profile_of(op: &str, v: &Value) -> Result<Profile, OpError> {
         Some(Value::String(p)) if p == PROFILE_V1 => Ok(Profile::V1),
         Some(Value::String(p)) if p == PROFILE_BYOK_JSON_V1 => Ok(Profile::ByokJsonV1),
         Some(Value::String(p)) if p == PROFILE_METAMASK_VAULT => Ok(Profile::MetamaskVault),
+        Some(Value::String(p)) if p == PROFILE_DBM_STREAM_V1 => Ok(Profile::DbmStreamV1),
         Some(Value::String(p)) => Err(unsupported_profile(p)),
         Some(other) => Err(OpError::malformed(format!(
             "bad `{op}` request: `profile` must be a string, not {other}"
@@ -298,12 +306,12 @@ async fn dispatch(
     client: &Client,
     config: &AdapterConfig,
 ) -> Result<Value, OpError> {
-    match (op, profile_of(op, v)) {
-        ("hello", _) => {}
-        (_, Ok(Profile::ByokJsonV1)) => return dispatch_byok(op, v, client).await,
-        (_, Ok(Profile::MetamaskVault)) => return dispatch_vault(op, v, client).await,
-        (_, r) => {
-            r?;
+    if op != "hello" {
+        match profile_of(op, v)? {
+            Profile::ByokJsonV1 => return dispatch_byok(op, v, client).await,
+            Profile::MetamaskVault => return dispatch_vault(op, v, client).await,
+            Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm),
+            Profile::V1 => {}
         }
     }
     match op {

@@ -3,6 +3,7 @@
 //! Pure like the rest of the crate: salts, nonces and timestamps come in as arguments.
 
 pub mod byok_json_v1;
+pub mod dbm_stream_v1;
 pub mod metamask_vault;
 
 use std::fmt;

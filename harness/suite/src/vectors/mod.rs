@@ -4,9 +4,11 @@
 mod adapter;
 pub mod byok_json_v1;
 mod check;
+pub mod dbm_stream_v1;
 mod generate;
 mod json;
 pub mod metamask_vault;
+mod profile_file;
 
 use std::path::{Path, PathBuf};
 

@@ -71,10 +71,15 @@ fn arr<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
 }
 
 /// A note of a file's `notes`: `(flag, bugType, description)`.
-type Note = (&'static str, &'static str, &'static str);
+pub(super) type Note = (&'static str, &'static str, &'static str);
 
 /// Numbers tests 1.. across groups and assembles the Wycheproof-style top level.
-fn file(algorithm: &str, schema: &str, notes: &[Note], groups: Vec<(&str, Vec<Value>)>) -> Value {
+pub(super) fn file(
+    algorithm: &str,
+    schema: &str,
+    notes: &[Note],
+    groups: Vec<(&str, Vec<Value>)>,
+) -> Value {
     let mut id = 0u64;
     let mut test_groups = Vec::new();
     for (ty, tests) in groups {
