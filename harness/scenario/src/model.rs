@@ -14,7 +14,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::profile::Profile;
-pub use backproof_client::adapter::protocol::{Secret, WireCandidate as Candidate};
+pub use backproof_adapter_protocol::{Secret, WireCandidate as Candidate};
 
 /// Why the scenario files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub enum LoadError {
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "backproof scenario (one TOML file under scenarios/<family>/)",
-    description = "See docs/SCENARIOS.md. TOML is read as JSON for validation. Generated from harness/suite/src/scenario/model.rs."
+    description = "See docs/SCENARIOS.md. TOML is read as JSON for validation. Generated from harness/scenario/src/model.rs."
 )]
 pub struct Scenario {
     /// `<family>/<name>`, unique across the suite; the family is the folder.
