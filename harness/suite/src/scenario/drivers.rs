@@ -281,6 +281,7 @@ async fn crash_case(
             any_of: vec![old.clone(), new.clone()],
             expect: Expect::default(),
             contacts: Some(contacts.to_vec()),
+            contacts_one_of: vec![],
             version: None,
         },
     )
@@ -295,6 +296,7 @@ async fn crash_case(
             any_of: vec![],
             expect: Expect::default(),
             contacts: Some(contacts.to_vec()),
+            contacts_one_of: vec![],
             version: None,
         },
     )
@@ -307,6 +309,7 @@ async fn crash_case(
             any_of: vec![],
             expect: Expect::one(Expected::Error(ErrorClass::WrongKey)),
             contacts: None,
+            contacts_one_of: vec![],
             version: None,
         },
     )
@@ -492,6 +495,7 @@ async fn object_store_crash(
                 any_of: vec![],
                 expect: Expect::one(Expected::Error(ErrorClass::NotFound)),
                 contacts: None,
+                contacts_one_of: vec![],
                 version: None,
             },
         )
@@ -528,6 +532,7 @@ async fn object_store_crash(
             any_of: vec![old.clone(), new.clone()],
             expect: Expect::default(),
             contacts: Some(contacts.to_vec()),
+            contacts_one_of: vec![],
             version: None,
         },
     )

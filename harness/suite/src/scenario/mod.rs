@@ -86,9 +86,11 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
         }
         | Step::Http { .. }
         | Step::SaveStored { .. }
-        | Step::Distinct { .. } => {}
+        | Step::Distinct { .. }
+        // Its steps are visited on their own (`Step::leaves`).
+        | Step::Together { .. } => {}
     };
-    for st in &s.steps {
+    for st in s.steps.iter().flat_map(Step::leaves) {
         visit(st);
     }
     match &s.driver {

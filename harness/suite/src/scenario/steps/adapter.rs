@@ -201,6 +201,28 @@ fn check_contacts(
     Ok(())
 }
 
+/// The restored contacts are exactly one of the sets `one_of`: one writer's state whole,
+/// neither a merge nor a mix of them.
+fn check_contacts_one_of(payload: &[u8], one_of: &[Vec<String>]) -> Result<(), Verdict> {
+    let got = contacts_of(payload)?;
+    let sets: Vec<Vec<String>> = one_of
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            w.sort();
+            w
+        })
+        .collect();
+    if sets.contains(&got) {
+        return Ok(());
+    }
+    Err(Verdict::fail(
+        format!("contacts one of {sets:?}"),
+        format!("contacts {got:?}"),
+        "restore returned no single writer's contacts (the writes were merged or mixed)",
+    ))
+}
+
 pub(super) async fn run(world: &World, step: &Step) -> StepResult {
     match step {
         Step::Backup {
@@ -227,6 +249,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             any_of,
             expect,
             contacts,
+            contacts_one_of,
             version,
         } => {
             restore(
@@ -235,7 +258,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 secret.as_ref(),
                 any_of,
                 expect,
-                contacts,
+                (contacts, contacts_one_of),
                 *version,
             )
             .await
@@ -395,7 +418,7 @@ async fn restore(
     secret: Option<&Secret>,
     any_of: &[Secret],
     expect: &Expect,
-    contacts: &Option<Vec<String>>,
+    (contacts, one_of): (&Option<Vec<String>>, &[Vec<String>]),
     version: Option<u64>,
 ) -> StepResult {
     let secrets: Vec<&Secret> = secret.into_iter().chain(any_of.iter()).collect();
@@ -406,8 +429,11 @@ async fn restore(
         let ok = allows(expect, &out.outcome) || alternative.is_some();
         if ok || !any_of.is_empty() && !out.is_ok() {
             if ok {
-                if out.is_ok() && (contacts.is_some() || version.is_some()) {
+                if out.is_ok() && (contacts.is_some() || !one_of.is_empty() || version.is_some()) {
                     let r: Restored = out.parse("restore")?;
+                    if !one_of.is_empty() {
+                        check_contacts_one_of(&r.payload.0, one_of)?;
+                    }
                     if let Some(want) = contacts {
                         check_contacts(
                             &r.payload.0,

@@ -51,6 +51,16 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 FaultKind::Drop => Fault::Drop { when },
                 FaultKind::Status => Fault::Status(status.unwrap_or(503)),
                 FaultKind::Delay => Fault::Delay(Duration::from_millis(ms.unwrap_or(100))),
+                FaultKind::Gather => {
+                    // Gathering one request, or an endless window, would only hold and drop.
+                    if !matches!(count, Some(n) if *n >= 2) {
+                        return Err(Verdict::Error(
+                            "a gather fault needs `count` of at least 2 (the requests to gather)"
+                                .into(),
+                        ));
+                    }
+                    Fault::Gather(Duration::from_millis(ms.unwrap_or(60_000)))
+                }
                 FaultKind::Clear => return Ok(None),
             };
             let times = match count {
