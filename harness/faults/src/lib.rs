@@ -129,11 +129,14 @@ pub enum Fault {
     /// Wait this long, then forward normally.
     Delay(Duration),
     /// Hold the request until every request of the rule's window has arrived, then forward
-    /// them all at once: with a window of two writes from two devices, both devices have
-    /// done all they do before their write (a read of the old state) when the writes land,
-    /// whatever the machine's load, so an overlap is a certainty instead of a race. A request
-    /// still waiting for the others after this bound is dropped, which fails the operation
-    /// that sent it instead of letting it pass unheld.
+    /// them one at a time (each once the one before has been answered): with a window of two
+    /// writes from two devices, both devices have done all they do before their write (a read
+    /// of the old state) when the first write lands, whatever the machine's load, so an
+    /// overlap is a certainty instead of a race. One at a time, because what is tested is the
+    /// clients' overlap, not the upstream's handling of simultaneous writes to one key (which
+    /// the embedded S3 does not make atomic). A request still waiting for the others after
+    /// this bound is dropped, which fails the operation that sent it instead of letting it
+    /// pass unheld.
     Gather(Duration),
 }
 
@@ -315,6 +318,8 @@ struct ArmedRule {
     fired: usize,
     /// Opened when `fired` reaches `times`: what [`Fault::Gather`] waits for.
     gathered: watch::Sender<bool>,
+    /// Held by a gathered request while it is forwarded, so they pass one at a time.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -452,6 +457,7 @@ impl FaultProxy {
             times: times.max(1),
             fired: 0,
             gathered: watch::Sender::new(false),
+            turn: Arc::default(),
         });
     }
 
@@ -730,7 +736,7 @@ async fn handle(
                     if armed.fired == armed.times {
                         armed.gathered.send_replace(true);
                     }
-                    gate = Some(armed.gathered.subscribe());
+                    gate = Some((armed.gathered.subscribe(), armed.turn.clone()));
                     fault = Some(armed.rule.fault.clone());
                 }
             }
@@ -753,6 +759,8 @@ async fn handle(
         }
     };
 
+    // A gathered request's turn to be forwarded, held until its answer is on the way back.
+    let mut _turn = None;
     match &fault {
         Some(Fault::Kill {
             pid,
@@ -770,12 +778,13 @@ async fn handle(
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
         Some(Fault::Gather(within)) => {
-            let mut gate = gate.ok_or(Dropped)?;
+            let (mut gate, turn) = gate.ok_or(Dropped)?;
             match tokio::time::timeout(*within, gate.wait_for(|&open| open)).await {
                 Ok(Ok(_)) => {}
                 // Alone past the bound, or the exchange was reset under it.
                 _ => return Err(Dropped),
             }
+            _turn = Some(turn.lock_owned().await);
         }
         _ => {}
     }

@@ -1,5 +1,5 @@
 //! `Fault::Gather`: a window's requests are held until all of them have arrived, then
-//! forwarded together; one left alone is dropped after the bound.
+//! forwarded one at a time; one left alone is dropped after the bound.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -507,8 +507,8 @@ pub enum FaultKind {
     /// Forward after `ms` milliseconds (default 100).
     Delay,
     /// Hold each of the `count` (at least 2) matching requests until all have arrived, then
-    /// forward them together; one still alone after `ms` (default 60 000) is dropped. Makes
-    /// two devices' writes overlap by construction rather than by timing.
+    /// forward them one at a time; one still alone after `ms` (default 60 000) is dropped.
+    /// Makes two devices' writes overlap by construction rather than by timing.
     Gather,
     /// Disarm every fault of the proxy (ends an open window; `at` is ignored).
     Clear,
