@@ -80,7 +80,11 @@ pub fn check_answer(
         (Some(r), None) if r.is_object() => Ok(Ok(r.clone())),
         (None, Some(e)) => serde_json::from_value(e.clone())
             .map(Err)
-            .map_err(|err| ProtocolViolation(format!("bad error object ({err})"))),
+            // serde quotes the offending value whole, so the message is clipped like the
+            // others: an adapter's huge answer must not become a huge report line.
+            .map_err(|err| {
+                ProtocolViolation(format!("bad error object ({})", clip(&err.to_string())))
+            }),
         _ => Err(ProtocolViolation(format!(
             "an answer has exactly one of `result` (an object) or `error`: {}",
             clip(&answer.to_string())
@@ -98,5 +102,24 @@ pub fn clip(s: &str) -> String {
             end -= 1;
         }
         format!("{}…", &s[..end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_answer_is_quoted_clipped() {
+        let long = "x".repeat(5000);
+        for answer in [
+            json!({"id": 7, "error": long}),
+            json!({"id": 7, "error": {"class": long, "message": 5}}),
+            json!({"id": 7, "result": long}),
+            json!([long]),
+        ] {
+            let e = check_answer(7, &answer).unwrap_err();
+            assert!(e.0.len() < 600, "{} bytes: {}", e.0.len(), &e.0[..200]);
+        }
     }
 }
