@@ -159,7 +159,7 @@ fn scale(iterations: u32, factor: f64, limits: Limits) -> u32 {
 mod tests {
     use super::*;
 
-    /// A machine where one iteration costs `per` and every derivation `noise` more.
+    /// A machine where one iteration costs `per`.
     struct Model {
         per: Duration,
         seen: Vec<u32>,
@@ -172,6 +172,10 @@ mod tests {
         }
     }
 
+    fn model(per: Duration) -> Model {
+        Model { per, seen: vec![] }
+    }
+
     const WINDOW: Window = Window::DEFAULT;
     const BYOK: Limits = Limits {
         min: 100_000,
@@ -181,10 +185,7 @@ mod tests {
     #[test]
     fn lands_in_the_window_from_the_minimum() {
         // 1 µs per iteration: 100 000 take 100 ms, the middle (750 ms) is 750 000.
-        let mut m = Model {
-            per: Duration::from_micros(1),
-            seen: vec![],
-        };
+        let mut m = model(Duration::from_micros(1));
         let t = tune_iterations(&mut m, BYOK, WINDOW, 5).unwrap();
         assert_eq!(t.iterations, 750_000);
         assert_eq!(t.samples.len(), 5);
@@ -195,10 +196,7 @@ mod tests {
 
     #[test]
     fn a_slow_device_at_the_minimum_is_refused_with_the_option_to_change() {
-        let mut m = Model {
-            per: Duration::from_micros(20),
-            seen: vec![],
-        };
+        let mut m = model(Duration::from_micros(20));
         let e = tune_iterations(&mut m, BYOK, WINDOW, 3).unwrap_err();
         assert!(
             matches!(
@@ -215,10 +213,7 @@ mod tests {
 
     #[test]
     fn a_fast_device_stops_at_the_maximum() {
-        let mut m = Model {
-            per: Duration::from_nanos(10),
-            seen: vec![],
-        };
+        let mut m = model(Duration::from_nanos(10));
         let e = tune_iterations(&mut m, BYOK, WINDOW, 3).unwrap_err();
         assert!(
             matches!(
