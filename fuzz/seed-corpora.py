@@ -78,7 +78,7 @@ for p in ["reports/reference.snap.json", "reports/reference.json"]:
     if f.is_file() and f.stat().st_size > 0:
         put("report_json", f.read_bytes())
 
-# Tokens minted as the server does (harness/server/src/auth.rs) with the target's secret.
+# Tokens minted as the server does (harness/head/src/token.rs) with the target's secret.
 def token(user):
     mac = hmac.new(b"fuzz-secret", user.encode(), hashlib.sha256).digest()
     return "bpt1.%s.%s" % (user, base64.urlsafe_b64encode(mac).decode().rstrip("="))

@@ -6,11 +6,10 @@
 //! body that parses into its op's type must survive serialize → parse unchanged.
 #![no_main]
 
-use backproof_client::adapter::protocol::{
+use backproof_adapter_protocol::{
     BackupRequest, DeleteRequest, DeriveRequest, OpenRequest, RecoverRequest, RestoreRequest,
-    RotateRequest, SealRequest, WireError,
+    RotateRequest, SealRequest, WireError, check_answer, parse_request,
 };
-use backproof_client::adapter::{check_answer, parse_request};
 use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
                 let back: Value = serde_json::from_str(&wire).expect("answers are JSON");
                 match back["id"].as_u64() {
                     Some(id) => {
-                        let judged = check_answer("fuzz", id, &back)
+                        let judged = check_answer(id, &back)
                             .expect("the driver accepts the adapter's error answer");
                         let e = judged.expect_err("a refused line is answered with an error");
                         assert_eq!(e.class, "malformed");

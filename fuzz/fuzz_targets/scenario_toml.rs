@@ -5,7 +5,7 @@
 //! what the suite reports (and the schema describes) is what the author wrote.
 #![no_main]
 
-use backproof_suite::scenario::Scenario;
+use backproof_scenario::model::Scenario;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

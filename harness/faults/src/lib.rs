@@ -128,6 +128,16 @@ pub enum Fault {
     Status(u16),
     /// Wait this long, then forward normally.
     Delay(Duration),
+    /// Hold the request until every request of the rule's window has arrived, then forward
+    /// them one at a time (each once the one before has been answered): with a window of two
+    /// writes from two devices, both devices have done all they do before their write (a read
+    /// of the old state) when the first write lands, whatever the machine's load, so an
+    /// overlap is a certainty instead of a race. One at a time, because what is tested is the
+    /// clients' overlap, not the upstream's handling of simultaneous writes to one key (which
+    /// the embedded S3 does not make atomic). A request still waiting for the others after
+    /// this bound is dropped, which fails the operation that sent it instead of letting it
+    /// pass unheld.
+    Gather(Duration),
 }
 
 /// Which requests a rule counts. Empty fields match everything.
@@ -306,6 +316,10 @@ struct ArmedRule {
     times: usize,
     /// How many it has hit so far.
     fired: usize,
+    /// Opened when `fired` reaches `times`: what [`Fault::Gather`] waits for.
+    gathered: watch::Sender<bool>,
+    /// Held by a gathered request while it is forwarded, so they pass one at a time.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -442,6 +456,8 @@ impl FaultProxy {
             seen: 0,
             times: times.max(1),
             fired: 0,
+            gathered: watch::Sender::new(false),
+            turn: Arc::default(),
         });
     }
 
@@ -702,13 +718,14 @@ async fn handle(
 
     // Number the step and pick the fault under one lock so concurrent requests get
     // distinct, arrival-ordered numbers.
-    let (index, fault) = {
+    let (index, fault, gate) = {
         let mut st = lock(&shared.state);
         if st.ignored.iter().any(|m| m.matches(&method, &pattern)) {
-            (None, None)
+            (None, None, None)
         } else {
             let index = st.steps.len() + 1;
             let mut fault = None;
+            let mut gate = None;
             for armed in st.rules.iter_mut() {
                 if armed.fired >= armed.times || !armed.rule.matching.matches(&method, &pattern) {
                     continue;
@@ -716,6 +733,10 @@ async fn handle(
                 armed.seen += 1;
                 if armed.seen >= armed.rule.at && fault.is_none() {
                     armed.fired += 1;
+                    if armed.fired == armed.times {
+                        armed.gathered.send_replace(true);
+                    }
+                    gate = Some((armed.gathered.subscribe(), armed.turn.clone()));
                     fault = Some(armed.rule.fault.clone());
                 }
             }
@@ -726,7 +747,7 @@ async fn handle(
                 status: None,
                 fault: fault.clone(),
             });
-            (Some(index), fault)
+            (Some(index), fault, gate)
         }
     };
     let record = |status: Option<u16>| {
@@ -738,6 +759,8 @@ async fn handle(
         }
     };
 
+    // A gathered request's turn to be forwarded, held until its answer is on the way back.
+    let mut _turn = None;
     match &fault {
         Some(Fault::Kill {
             pid,
@@ -754,6 +777,15 @@ async fn handle(
             return Ok(full(*code, "injected by backproof fault proxy\n"));
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::Gather(within)) => {
+            let (mut gate, turn) = gate.ok_or(Dropped)?;
+            match tokio::time::timeout(*within, gate.wait_for(|&open| open)).await {
+                Ok(Ok(_)) => {}
+                // Alone past the bound, or the exchange was reset under it.
+                _ => return Err(Dropped),
+            }
+            _turn = Some(turn.lock_owned().await);
+        }
         _ => {}
     }
 

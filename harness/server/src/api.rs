@@ -16,7 +16,7 @@ use sqlx::PgPool;
 
 use crate::Config;
 use crate::auth;
-use crate::extract::{AuthUser, IfMatch, Precondition, parse_one_tag, truncate};
+use crate::extract::{AuthUser, IfMatch, Precondition};
 use crate::problem::{Problem, ProblemKind};
 use crate::storage::{self, BackupRow, StorageError};
 use crate::write::{self, UploadSlots};
@@ -187,33 +187,17 @@ pub fn unavailable(e: StorageError) -> Problem {
     Problem::unavailable(e.what())
 }
 
-/// `If-None-Match` on GET/HEAD: a list of tags (weak ones compare weakly, RFC 9110) or `*`.
-/// Returns whether the current version matches.
+/// `If-None-Match` on GET/HEAD (parsed by [`backproof_head::if_none_match_hits`]): whether
+/// the current version matches.
 fn if_none_match_hits(headers: &HeaderMap, current: i64) -> Result<bool, Problem> {
-    let mut hit = false;
-    for value in headers.get_all(header::IF_NONE_MATCH) {
-        let text = value.to_str().map_err(|_| {
-            Problem::new(
-                ProblemKind::InvalidPrecondition,
-                "If-None-Match is not ASCII",
-            )
-        })?;
-        for tag in text.split(',') {
-            let tag = tag.trim();
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            match parse_one_tag(tag) {
-                Some(Precondition::Any) => hit = true,
-                Some(Precondition::Version(v)) => hit |= v == current,
-                None => {
-                    return Err(Problem::new(
-                        ProblemKind::InvalidPrecondition,
-                        format!("If-None-Match value {:?} is not a version", truncate(tag)),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(hit)
+    backproof_head::if_none_match_hits(
+        headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        current,
+    )
+    .map_err(|e| Problem::new(ProblemKind::InvalidPrecondition, e.to_string()))
 }
 
 fn etag(version: i64) -> HeaderValue {

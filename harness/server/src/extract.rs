@@ -5,7 +5,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
+pub use backproof_head::Precondition;
 
 use crate::api::Shared;
 use crate::auth;
@@ -63,16 +64,7 @@ fn overriding_user(parts: &Parts) -> Option<String> {
     from_header.or(from_query).filter(|u| auth::valid_user(u))
 }
 
-/// An `If-Match` precondition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precondition {
-    /// `*`: any existing version.
-    Any,
-    /// `"<v>"` or bare `<v>`.
-    Version(i64),
-}
-
-/// `If-Match`: absent (`None`), or exactly one tag.
+/// `If-Match`: absent (`None`), or exactly one tag (parsed by [`backproof_head::if_match`]).
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<Precondition>);
 
@@ -80,61 +72,14 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        parse_if_match(&parts.headers).map(IfMatch)
-    }
-}
-
-fn parse_version(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// One strong entity tag `"<digits>"`, a bare `<digits>`, or `*`.
-pub fn parse_one_tag(s: &str) -> Option<Precondition> {
-    let s = s.trim();
-    if s == "*" {
-        return Some(Precondition::Any);
-    }
-    let inner = match s.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"')?,
-        None => s,
-    };
-    parse_version(inner).map(Precondition::Version)
-}
-
-/// Weak tags, lists and anything else are 400: a writer whose precondition we cannot read
-/// must not get a guessed one.
-fn parse_if_match(headers: &HeaderMap) -> Result<Option<Precondition>, Problem> {
-    let mut values = headers.get_all(header::IF_MATCH).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    let bad = |why: &str| {
-        Problem::new(
-            ProblemKind::InvalidPrecondition,
-            format!("If-Match {why}; send exactly one version as \"<v>\" (or <v>, or *)"),
+        backproof_head::if_match(
+            parts
+                .headers
+                .get_all(header::IF_MATCH)
+                .iter()
+                .map(HeaderValue::as_bytes),
         )
-    };
-    if values.next().is_some() {
-        return Err(bad("appears more than once"));
+        .map(IfMatch)
+        .map_err(|e| Problem::new(ProblemKind::InvalidPrecondition, e.to_string()))
     }
-    let text = first.to_str().map_err(|_| bad("is not ASCII"))?;
-    if text.contains(',') {
-        return Err(bad("lists several values"));
-    }
-    parse_one_tag(text)
-        .map(Some)
-        .ok_or_else(|| bad(&format!("value {:?} is not a version", truncate(text))))
-}
-
-/// What [`IfMatch`] makes of the `If-Match` values of a request: the precondition, or the
-/// kind of problem it answers. Public for the fuzz targets, which have no `Parts` to give.
-pub fn if_match_kind(headers: &HeaderMap) -> Result<Option<Precondition>, ProblemKind> {
-    parse_if_match(headers).map_err(|p| p.kind)
-}
-
-pub fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }

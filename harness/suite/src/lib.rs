@@ -4,7 +4,8 @@
 //! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
 
 pub(crate) mod history;
-pub mod profile;
+/// The profiles live with the scenario model, in their own crate (docs/FUZZING.md).
+pub use backproof_scenario::profile;
 pub mod run;
 pub mod scenario;
 pub mod tokens;

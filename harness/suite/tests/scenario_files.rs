@@ -117,7 +117,7 @@ fn the_committed_schema_is_the_generated_one() {
     let committed = std::fs::read_to_string(&path).unwrap();
     assert!(
         committed == generated,
-        "{} is not what the scenario types (harness/suite/src/scenario/model.rs) generate; \
+        "{} is not what the scenario types (harness/scenario/src/model.rs) generate; \
          regenerate it with `{UPDATE}=1 cargo test -p backproof-suite --test scenario_files` \
          and commit it",
         path.display()

@@ -4,15 +4,19 @@
 //! them (`m=…,t=…,p=…` strings and the file `backproof tune --json FILE` writes).
 //!
 //! - [`search`]: the search itself, pure logic over a [`Measure`].
+//! - [`iterations`]: the same for an iteration-count KDF (PBKDF2), and [`profiles`]: which
+//!   KDF each profile's writer is tuned for and the local PBKDF2 measurement.
 //! - [`LocalMeasure`]: measures `backproof_format::derive_ikm`, the reference client's path.
 //! - [`parse`]: `--target`, `--max-memory` and KDF parameter parsing; [`parse_kdf`] and
 //!   [`load_kdf_file`] are the client's entry points.
 //! - [`output`]: the `--json` result ([`TuneReport`]) and the human-readable summary.
 
 pub mod adapter;
+pub mod iterations;
 pub mod local;
 pub mod output;
 pub mod parse;
+pub mod profiles;
 pub mod progress;
 pub mod search;
 

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use backproof_tune::search::{Measure, MeasureError};
+use backproof_suite::profile::Profile;
+use backproof_tune::iterations::{IterationsError, TunedIterations, tune_iterations};
+use backproof_tune::profiles::{LocalIterations, TunableKdf};
+use backproof_tune::search::{Measure, MeasureError, fmt_duration, median};
 use backproof_tune::{KdfParams, RunInfo, TuneError, TuneReport, Window};
 
 use crate::exit;
@@ -22,9 +25,19 @@ use crate::exit;
 #[command(
     after_long_help = "Examples:\n  backproof tune\n  backproof tune --max-memory 1GiB --lanes 2\n  \
 backproof tune --json kdf.json && backproof client backup --kdf-file kdf.json …\n  \
-backproof tune --client-adapter \"./my-client --adapter\"   # tune for the device the adapter runs on"
+backproof tune --client-adapter \"./my-client --adapter\"   # tune for the device the adapter runs on\n  \
+backproof tune --profile byok-json-v1 --kdf pbkdf2-sha512   # the iteration count of a profile's PBKDF2"
 )]
 pub struct Args {
+    /// The profile whose writer is tuned (docs/TUNING.md \"Profiles\"): `v1` and
+    /// `byok-json-v1` tune Argon2id, `byok-json-v1 --kdf pbkdf2-sha512` and `metamask-vault`
+    /// a PBKDF2 iteration count. A profile without a tunable KDF is refused.
+    #[arg(long, default_value = "v1", value_name = "NAME")]
+    profile: Profile,
+    /// The profile's KDF to tune, when it has several: `argon2id`, `pbkdf2-sha512`
+    /// (byok-json-v1) or `pbkdf2-sha256` (metamask-vault). Default: the profile's first.
+    #[arg(long, value_name = "KDF")]
+    kdf: Option<String>,
     /// Target time of one derivation, LOW..HIGH (units us, ms, s); the search aims at the
     /// middle.
     #[arg(long, default_value = "500ms..1s", value_name = "LOW..HIGH", value_parser = parse_window)]
@@ -86,7 +99,51 @@ impl Measure for AdapterMeasure {
     }
 }
 
+/// The KDFs a profile's writer uses, the first being the default of `--kdf`. Every profile
+/// is decided here: a new one without a tunable KDF gets an empty list and is refused.
+fn tunable_kdfs(profile: Profile) -> &'static [TunableKdf] {
+    match profile {
+        Profile::V1 => &[TunableKdf::Argon2id],
+        Profile::ByokJsonV1 => &[TunableKdf::Argon2id, TunableKdf::Pbkdf2Sha512],
+        Profile::MetamaskVault => &[TunableKdf::Pbkdf2Sha256],
+    }
+}
+
+/// The KDF `--profile` and `--kdf` name, or why there is none to tune.
+fn chosen_kdf(profile: Profile, kdf: Option<&str>) -> anyhow::Result<TunableKdf> {
+    let offered = tunable_kdfs(profile);
+    let names = || {
+        offered
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (offered.first(), kdf) {
+        (None, _) => anyhow::bail!(
+            "profile {profile} has no key derivation whose cost a writer chooses, so there is \
+             nothing to tune (docs/TUNING.md \"Profiles\")"
+        ),
+        (Some(first), None) => Ok(*first),
+        (Some(_), Some(name)) => offered
+            .iter()
+            .find(|k| k.as_str() == name)
+            .copied()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "profile {profile} has no KDF {name:?}; its writer uses {} (pass one of \
+                     them to --kdf)",
+                    names()
+                )
+            }),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    let kdf = chosen_kdf(args.profile, args.kdf.as_deref())?;
+    if kdf != TunableKdf::Argon2id {
+        return run_iterations(&args, kdf);
+    }
     let mut max_memory = args.max_memory;
     if let Some(total) = backproof_tune::physical_memory_kib() {
         let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
@@ -155,4 +212,122 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("backproof tune: {err}");
     }
     Ok(code)
+}
+
+/// Tunes a PBKDF2 iteration count on this machine and reports it.
+fn run_iterations(args: &Args, kdf: TunableKdf) -> anyhow::Result<u8> {
+    if let Some(cmd) = &args.client_adapter {
+        anyhow::bail!(
+            "--client-adapter {cmd:?} cannot time {}: the adapter protocol's `derive` op \
+             derives blob v1's Argon2id only (docs/ADAPTER.md); run `backproof tune --profile \
+             {} --kdf {}` on the device itself",
+            kdf.as_str(),
+            args.profile,
+            kdf.as_str()
+        );
+    }
+    let limits = kdf.limits().context("an iteration-count KDF has limits")?;
+    let outcome = tune_iterations(&mut LocalIterations(kdf), limits, args.target, args.runs);
+    let json = iterations_json(args, kdf, &outcome);
+    let text = match &outcome {
+        Ok(t) => format!(
+            "backproof tune: {} of profile {}\n  iterations: {}\n  median {} (min {}, max {}) \
+             over {} runs, inside {} – {}; {} derivations in all\n",
+            kdf.as_str(),
+            args.profile,
+            t.iterations,
+            fmt_duration(median(&t.samples)),
+            fmt_duration(t.samples.iter().copied().min().unwrap_or_default()),
+            fmt_duration(t.samples.iter().copied().max().unwrap_or_default()),
+            t.samples.len(),
+            fmt_duration(args.target.low),
+            fmt_duration(args.target.high),
+            t.derivations,
+        ),
+        // The reason goes to stderr below, once.
+        Err(_) => String::new(),
+    };
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{json}"),
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            print!("{text}");
+            println!("  wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    match outcome {
+        Ok(_) => Ok(exit::OK),
+        Err(e) => {
+            eprintln!(
+                "backproof tune: {} of profile {}: {e}",
+                kdf.as_str(),
+                args.profile
+            );
+            Ok(exit::HARNESS)
+        }
+    }
+}
+
+/// The `--json` result of a PBKDF2 tune (docs/TUNING.md "Profiles").
+fn iterations_json(
+    args: &Args,
+    kdf: TunableKdf,
+    outcome: &Result<TunedIterations, IterationsError>,
+) -> serde_json::Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (ok, kdf_value, samples, error) = match outcome {
+        Ok(t) => (
+            true,
+            serde_json::json!({"algorithm": kdf.as_str(), "iterations": t.iterations}),
+            t.samples.iter().map(|d| ms(*d)).collect::<Vec<_>>(),
+            serde_json::Value::Null,
+        ),
+        Err(e) => (
+            false,
+            serde_json::Value::Null,
+            vec![],
+            serde_json::json!({"message": e.to_string(), "limit": "--target"}),
+        ),
+    };
+    let med = outcome.as_ref().ok().map(|t| ms(median(&t.samples)));
+    serde_json::json!({
+        "schema": "backproof-tune/1",
+        "ok": ok,
+        "profile": args.profile.as_str(),
+        "kdf": kdf_value,
+        "target": {"low_ms": ms(args.target.low), "high_ms": ms(args.target.high)},
+        "runs": args.runs,
+        "measured_by": "local",
+        "median_ms": med,
+        "samples_ms": samples,
+        "error": error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_profile_offers_its_writers_kdfs_and_refuses_others() {
+        assert_eq!(chosen_kdf(Profile::V1, None).unwrap(), TunableKdf::Argon2id);
+        assert_eq!(
+            chosen_kdf(Profile::ByokJsonV1, Some("pbkdf2-sha512")).unwrap(),
+            TunableKdf::Pbkdf2Sha512
+        );
+        assert_eq!(
+            chosen_kdf(Profile::MetamaskVault, None).unwrap(),
+            TunableKdf::Pbkdf2Sha256
+        );
+        let e = chosen_kdf(Profile::MetamaskVault, Some("argon2id")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "profile metamask-vault has no KDF \"argon2id\"; its writer uses pbkdf2-sha256 \
+             (pass one of them to --kdf)"
+        );
+        let e = chosen_kdf(Profile::V1, Some("pbkdf2-sha512")).unwrap_err();
+        assert!(e.to_string().contains("uses argon2id"), "{e}");
+    }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::protocol::{HelloResult, WireError};
+use super::protocol::{self, HelloResult, clip};
 
 /// Default time allowed for `hello`.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -523,45 +523,23 @@ impl Drop for AdapterProcess {
 }
 
 /// Judges one answer object against the request it answers (`op`, `id`): the `result`
-/// object, the adapter's error, or a protocol violation. Public for the fuzz targets.
-pub fn check_answer(
+/// object, the adapter's error, or a protocol violation ([`protocol::check_answer`]).
+fn check_answer(
     op: &str,
     id: u64,
     answer: &Value,
 ) -> Result<Result<Value, AdapterError>, DriverError> {
-    let protocol = |detail: String| DriverError::Protocol {
-        op: op.into(),
-        detail,
-    };
-    let obj = answer.as_object().ok_or_else(|| {
-        protocol(format!(
-            "answer is not an object: {}",
-            clip(&answer.to_string())
-        ))
-    })?;
-    match obj.get("id").and_then(Value::as_u64) {
-        Some(got) if got == id => {}
-        got => {
-            return Err(protocol(format!(
-                "answer id {got:?} does not match request id {id} (answers must come in order)"
-            )));
-        }
-    }
-    match (obj.get("result"), obj.get("error")) {
-        (Some(r), None) if r.is_object() => Ok(Ok(r.clone())),
-        (None, Some(e)) => {
-            let e: WireError = serde_json::from_value(e.clone())
-                .map_err(|err| protocol(format!("bad error object ({err})")))?;
-            Ok(Err(AdapterError {
-                class: e.class,
-                message: e.message,
-                tried: e.tried,
-            }))
-        }
-        _ => Err(protocol(format!(
-            "an answer has exactly one of `result` (an object) or `error`: {}",
-            clip(&answer.to_string())
-        ))),
+    match protocol::check_answer(id, answer) {
+        Ok(Ok(result)) => Ok(Ok(result)),
+        Ok(Err(e)) => Ok(Err(AdapterError {
+            class: e.class,
+            message: e.message,
+            tried: e.tried,
+        })),
+        Err(protocol::ProtocolViolation(detail)) => Err(DriverError::Protocol {
+            op: op.into(),
+            detail,
+        }),
     }
 }
 
@@ -585,18 +563,6 @@ fn wait_briefly(child: &mut Child) -> String {
             Ok(None) => return "closed its stdout, still running".into(),
             Err(e) => return format!("status unknown: {e}"),
         }
-    }
-}
-
-fn clip(s: &str) -> String {
-    if s.len() <= 300 {
-        s.to_string()
-    } else {
-        let mut end = 300;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}…", &s[..end])
     }
 }
 

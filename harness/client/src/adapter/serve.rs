@@ -189,11 +189,14 @@ where
 }
 
 fn error_answer(id: Option<u64>, e: OpError) -> Value {
-    let mut error = json!({"class": e.class, "message": e.message});
-    if let Some(t) = e.tried {
-        error["tried"] = json!(t);
-    }
-    json!({"id": id, "error": error})
+    backproof_adapter_protocol::error_answer(
+        id,
+        &WireError {
+            class: e.class,
+            message: e.message,
+            tried: e.tried,
+        },
+    )
 }
 
 /// Answers one request line (exposed for tests and for in-process use).
@@ -206,49 +209,6 @@ async fn handle_line(line: &[u8], client: &Client, config: &AdapterConfig) -> Va
         Ok(result) => json!({"id": id, "result": result}),
         Err(e) => error_answer(Some(id), e),
     }
-}
-
-/// The framing of one request line: its `id`, its `op` and the whole request object, or
-/// the `malformed` error answer to send back. Public for the fuzz targets.
-pub fn parse_request(line: &[u8]) -> Result<(u64, String, Value), Value> {
-    let text = match std::str::from_utf8(line) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(error_answer(
-                None,
-                OpError::malformed(format!("request line is not UTF-8: {e}")),
-            ));
-        }
-    };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(error_answer(
-                None,
-                OpError::malformed(format!("request line is not JSON: {e}")),
-            ));
-        }
-    };
-    let Some(obj) = value.as_object() else {
-        return Err(error_answer(
-            None,
-            OpError::malformed("a request is a JSON object {\"id\": N, \"op\": NAME, ...}"),
-        ));
-    };
-    let Some(id) = obj.get("id").and_then(Value::as_u64) else {
-        return Err(error_answer(
-            None,
-            OpError::malformed("request `id` missing or not a non-negative integer"),
-        ));
-    };
-    let Some(op) = obj.get("op").and_then(Value::as_str) else {
-        return Err(error_answer(
-            Some(id),
-            OpError::malformed("request `op` missing or not a string"),
-        ));
-    };
-    let op = op.to_owned();
-    Ok((id, op, value))
 }
 
 fn parse<T: DeserializeOwned>(op: &str, v: &Value) -> Result<T, OpError> {

@@ -421,6 +421,7 @@ fn restore_step(
         any_of,
         expect,
         contacts: contacts.map(<[String]>::to_vec),
+        contacts_one_of: vec![],
         version: None,
     }
 }

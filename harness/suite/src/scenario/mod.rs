@@ -3,7 +3,6 @@
 //! cases.
 
 mod drivers;
-mod model;
 mod steps;
 mod verdict;
 mod world;
@@ -12,6 +11,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use backproof_report::{CaseResult, Outcome};
+// The file model lives in its own crate, so that the fuzz targets load scenario files
+// without linking the engine (docs/FUZZING.md).
+use backproof_scenario::model;
 use backproof_stack::Stack;
 
 pub use model::{
@@ -84,9 +86,11 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
         }
         | Step::Http { .. }
         | Step::SaveStored { .. }
-        | Step::Distinct { .. } => {}
+        | Step::Distinct { .. }
+        // Its steps are visited on their own (`Step::leaves`).
+        | Step::Together { .. } => {}
     };
-    for st in &s.steps {
+    for st in s.steps.iter().flat_map(Step::leaves) {
         visit(st);
     }
     match &s.driver {

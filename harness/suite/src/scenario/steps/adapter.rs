@@ -275,6 +275,28 @@ fn check_contacts(
     Ok(())
 }
 
+/// The restored contacts are exactly one of the sets `one_of`: one writer's state whole,
+/// neither a merge nor a mix of them.
+fn check_contacts_one_of(payload: &[u8], one_of: &[Vec<String>]) -> Result<(), Verdict> {
+    let got = contacts_of(payload)?;
+    let sets: Vec<Vec<String>> = one_of
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            w.sort();
+            w
+        })
+        .collect();
+    if sets.contains(&got) {
+        return Ok(());
+    }
+    Err(Verdict::fail(
+        format!("contacts one of {sets:?}"),
+        format!("contacts {got:?}"),
+        "restore returned no single writer's contacts (the writes were merged or mixed)",
+    ))
+}
+
 pub(super) async fn run(world: &World, step: &Step) -> StepResult {
     match step {
         Step::Backup {
@@ -306,6 +328,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             any_of,
             expect,
             contacts,
+            contacts_one_of,
             version,
         } => {
             restore(
@@ -314,7 +337,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 secret.as_ref(),
                 any_of,
                 expect,
-                contacts,
+                (contacts, contacts_one_of),
                 *version,
             )
             .await
@@ -474,7 +497,7 @@ async fn restore(
     secret: Option<&Secret>,
     any_of: &[Secret],
     expect: &Expect,
-    contacts: &Option<Vec<String>>,
+    (contacts, one_of): (&Option<Vec<String>>, &[Vec<String>]),
     version: Option<u64>,
 ) -> StepResult {
     let secrets: Vec<&Secret> = secret.into_iter().chain(any_of.iter()).collect();
@@ -485,8 +508,11 @@ async fn restore(
         let ok = allows(expect, &out.outcome) || alternative.is_some();
         if ok || !any_of.is_empty() && !out.is_ok() {
             if ok {
-                if out.is_ok() && (contacts.is_some() || version.is_some()) {
+                if out.is_ok() && (contacts.is_some() || !one_of.is_empty() || version.is_some()) {
                     let r: Restored = out.parse("restore")?;
+                    if !one_of.is_empty() {
+                        check_contacts_one_of(&r.payload.0, one_of)?;
+                    }
                     if let Some(want) = contacts {
                         check_contacts(
                             world,

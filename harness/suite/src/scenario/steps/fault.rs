@@ -8,12 +8,10 @@ use crate::scenario::model::{FaultKind, FaultWhen, RestartTarget, Step};
 use crate::scenario::verdict::{StepResult, Verdict};
 use crate::scenario::world::World;
 
-impl From<FaultWhen> for When {
-    fn from(w: FaultWhen) -> When {
-        match w {
-            FaultWhen::Before => When::BeforeForward,
-            FaultWhen::After => When::AfterForward,
-        }
+fn proxy_when(w: FaultWhen) -> When {
+    match w {
+        FaultWhen::Before => When::BeforeForward,
+        FaultWhen::After => When::AfterForward,
     }
 }
 
@@ -33,7 +31,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             let p = world.proxy(*proxy)?;
             // Every fault step starts a new exchange: what an earlier one armed is gone.
             p.reset();
-            let when = When::from(*when);
+            let when = proxy_when(*when);
             let f = match fault {
                 FaultKind::KillClient => {
                     let a = actor.as_deref().unwrap_or_default();
@@ -53,6 +51,16 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 FaultKind::Drop => Fault::Drop { when },
                 FaultKind::Status => Fault::Status(status.unwrap_or(503)),
                 FaultKind::Delay => Fault::Delay(Duration::from_millis(ms.unwrap_or(100))),
+                FaultKind::Gather => {
+                    // Gathering one request, or an endless window, would only hold and drop.
+                    if !matches!(count, Some(n) if *n >= 2) {
+                        return Err(Verdict::Error(
+                            "a gather fault needs `count` of at least 2 (the requests to gather)"
+                                .into(),
+                        ));
+                    }
+                    Fault::Gather(Duration::from_millis(ms.unwrap_or(60_000)))
+                }
                 FaultKind::Clear => return Ok(None),
             };
             let times = match count {

@@ -29,7 +29,22 @@ pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
         Step::Http { .. } => http::run(world, step).await,
         Step::Storage { .. } => storage::run(world, step).await,
         Step::Fault { .. } | Step::Restart { .. } => fault::run(world, step).await,
+        Step::Together { steps } => together(world, steps).await,
     }
+}
+
+/// Runs `steps` at once and waits for all of them. The first failure in the order written
+/// decides, so the verdict does not depend on which step finished first.
+async fn together(world: &World, steps: &[Step]) -> StepResult {
+    let results = futures::future::join_all(steps.iter().map(|st| Box::pin(run(world, st)))).await;
+    let mut note = None;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(n) => note = note.or(n),
+            Err(v) => return Err(v.context(&format!("together, step {}", i + 1))),
+        }
+    }
+    Ok(note)
 }
 
 pub(crate) fn sha256_hex(b: &[u8]) -> String {

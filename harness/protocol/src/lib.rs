@@ -1,6 +1,13 @@
-//! Wire types of the adapter protocol (docs/ADAPTER.md). They serialize to
-//! exactly the JSON the schemas in docs/schema/ describe, so the driver side can build
-//! requests from them and the serving side can parse them.
+//! The adapter protocol (docs/ADAPTER.md): its wire types and the framing both ends apply
+//! to a line ([`parse_request`] on the adapter's side, [`check_answer`] on the driver's).
+//! The types serialize to exactly the JSON the schemas in docs/schema/ describe, so the
+//! driver side can build requests from them and the serving side can parse them. Pure and
+//! free of I/O, so that the fuzz targets (docs/FUZZING.md) link it without the client.
+#![forbid(unsafe_code)]
+
+mod framing;
+
+pub use framing::{ProtocolViolation, check_answer, clip, error_answer, parse_request};
 
 use std::fmt;
 
@@ -306,15 +313,6 @@ impl fmt::Debug for WireServer {
     }
 }
 
-impl From<&WireServer> for crate::Server {
-    fn from(s: &WireServer) -> Self {
-        crate::Server {
-            url: s.url.clone(),
-            token: s.token.clone(),
-        }
-    }
-}
-
 fn default_profile() -> String {
     PROFILE_V1.to_owned()
 }
@@ -543,20 +541,6 @@ impl fmt::Debug for WireStore {
             .field("prefix", &self.prefix)
             .field("user", &self.user)
             .finish_non_exhaustive()
-    }
-}
-
-impl From<&WireStore> for crate::object_store::StoreConfig {
-    fn from(s: &WireStore) -> Self {
-        crate::object_store::StoreConfig {
-            endpoint: s.endpoint.clone(),
-            bucket: s.bucket.clone(),
-            region: s.region.clone(),
-            access_key: s.access_key.clone(),
-            secret_key: s.secret_key.clone(),
-            prefix: s.prefix.clone(),
-            user: s.user.clone(),
-        }
     }
 }
 

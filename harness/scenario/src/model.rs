@@ -14,7 +14,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::profile::Profile;
-pub use backproof_client::adapter::protocol::{Secret, WireCandidate as Candidate};
+pub use backproof_adapter_protocol::{Secret, WireCandidate as Candidate};
 
 /// Why the scenario files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub enum LoadError {
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "backproof scenario (one TOML file under scenarios/<family>/)",
-    description = "See docs/SCENARIOS.md. TOML is read as JSON for validation. Generated from harness/suite/src/scenario/model.rs."
+    description = "See docs/SCENARIOS.md. TOML is read as JSON for validation. Generated from harness/scenario/src/model.rs."
 )]
 pub struct Scenario {
     /// `<family>/<name>`, unique across the suite; the family is the folder.
@@ -445,6 +445,17 @@ impl JsonSchema for Capability {
     }
 }
 
+impl Step {
+    /// This step, or the steps a `together` step runs (recursively): the steps that do
+    /// something themselves.
+    pub fn leaves(&self) -> Vec<&Step> {
+        match self {
+            Step::Together { steps } => steps.iter().flat_map(Step::leaves).collect(),
+            other => vec![other],
+        }
+    }
+}
+
 /// Which fault proxy: between the client and the server, or between the server and S3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -495,6 +506,10 @@ pub enum FaultKind {
     Status,
     /// Forward after `ms` milliseconds (default 100).
     Delay,
+    /// Hold each of the `count` (at least 2) matching requests until all have arrived, then
+    /// forward them one at a time; one still alone after `ms` (default 60 000) is dropped.
+    /// Makes two devices' writes overlap by construction rather than by timing.
+    Gather,
     /// Disarm every fault of the proxy (ends an open window; `at` is ignored).
     Clear,
 }
@@ -734,6 +749,10 @@ pub enum Step {
         /// Exact set of contact uuids expected.
         #[serde(default)]
         contacts: Option<Vec<String>>,
+        /// The restored set must be exactly one of these (a last-writer-wins outcome whose
+        /// winner the case does not fix).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        contacts_one_of: Vec<Vec<String>>,
         #[serde(default)]
         version: Option<u64>,
     },
@@ -888,6 +907,13 @@ pub enum Step {
         /// every one until a `clear` fault step (a window longer than any retries).
         #[serde(default)]
         count: Option<usize>,
+    },
+    /// Run `steps` at once, each in its own task, and wait for all of them; each is judged
+    /// as if it ran alone. With a `gather` fault armed before, the devices' writes are
+    /// certain to overlap.
+    Together {
+        #[schemars(length(min = 2))]
+        steps: Vec<Step>,
     },
     /// Start the server or an actor's adapter again (same database, same state dir).
     Restart {

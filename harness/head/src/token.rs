@@ -1,4 +1,4 @@
-//! Reference bearer tokens: `bpt1.<user>.<base64url(HMAC-SHA256(secret, user))>`.
+//! Reference bearer tokens: `bpt1.<user>.<base64url(HMAC-SHA256(secret, user))>` (docs/API.md).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -136,7 +136,7 @@ impl Profile {
     /// The name on the command line, in scenario files, adapter requests and case ids.
     pub fn as_str(self) -> &'static str {
         match self {
-            Profile::V1 => backproof_client::adapter::protocol::PROFILE_V1,
+            Profile::V1 => backproof_adapter_protocol::PROFILE_V1,
             Profile::ByokJsonV1 => "byok-json-v1",
             Profile::MetamaskVault => "metamask-vault",
             Profile::DbmStreamV1 => "dbm-stream-v1",
