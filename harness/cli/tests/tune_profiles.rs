@@ -53,6 +53,18 @@ fn a_kdf_the_profile_lacks_is_refused_naming_the_ones_it_has() {
 }
 
 #[test]
+fn a_profile_without_a_passphrase_kdf_has_nothing_to_tune() {
+    let out = tune(&["--profile", "dbm-stream-v1"]);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("profile dbm-stream-v1 has no key derivation")
+            && stderr.contains("nothing to tune"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn pbkdf2_cannot_be_timed_through_an_adapter() {
     let out = tune(&[
         "--profile",

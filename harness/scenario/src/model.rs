@@ -677,8 +677,8 @@ pub enum VaultKdf {
 
 impl VaultKdf {
     /// The adapter request's `kdf`.
-    pub fn wire(self) -> backproof_client::adapter::protocol::VaultWireKdf {
-        use backproof_client::adapter::protocol::VaultWireKdf;
+    pub fn wire(self) -> backproof_adapter_protocol::VaultWireKdf {
+        use backproof_adapter_protocol::VaultWireKdf;
         match self {
             VaultKdf::Legacy { .. } => VaultWireKdf::Legacy { legacy: true },
             VaultKdf::Iterations { iterations } => VaultWireKdf::Iterations {

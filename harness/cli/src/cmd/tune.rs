@@ -106,6 +106,8 @@ fn tunable_kdfs(profile: Profile) -> &'static [TunableKdf] {
         Profile::V1 => &[TunableKdf::Argon2id],
         Profile::ByokJsonV1 => &[TunableKdf::Argon2id, TunableKdf::Pbkdf2Sha512],
         Profile::MetamaskVault => &[TunableKdf::Pbkdf2Sha256],
+        // Random 32-byte master keys, exported as hex: no passphrase, nothing to derive.
+        Profile::DbmStreamV1 => &[],
     }
 }
 
