@@ -416,6 +416,8 @@ fn canary_secrets_appear_in_no_log_report_or_database_row() {
     let run = Command::new(exe())
         .current_dir(root())
         .env("RUST_LOG", "debug")
+        // Every case's database stays for the dump below (a run drops them by default).
+        .env("BACKPROOF_KEEP_DATABASES", "1")
         .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .args(["run", "--stack", "env", "--filter", FILTER])
         .arg("--scenarios")

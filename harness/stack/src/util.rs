@@ -34,15 +34,15 @@ const SHM_MIN_FREE: u64 = 2 << 30;
 /// Where throwaway data goes. A cluster whose every case creates a database, and a run
 /// that removes tens of thousands of files at its end, are bound by file-system metadata
 /// work; on a busy disk that was most of a run's wall time (a CREATE DATABASE took over a
-/// second, the final clean-up half a minute). So: `$BACKPROOF_SCRATCH_DIR` if set; inside a
-/// run, the run's own folder (`$TMPDIR`, which the supervisor points there, so the sweep
-/// removes everything); else `/dev/shm` when it is a writable tmpfs with 2 GiB free (a
-/// container's default 64 MB is not); else `$TMPDIR`.
+/// second, the final clean-up half a minute). So: `$BACKPROOF_SCRATCH_DIR` if set; else
+/// `$TMPDIR` if set (a user's choice, and inside a run the run's own folder, which the
+/// supervisor points it at so the sweep removes everything); else `/dev/shm` when it is a
+/// writable tmpfs with 2 GiB free (a container's default 64 MB is not); else `/tmp`.
 pub fn scratch_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(SCRATCH_DIR_VAR).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    if std::env::var_os(crate::reaper::RUN_ID_VAR).is_some() {
+    if std::env::var_os("TMPDIR").is_some_and(|d| !d.is_empty()) {
         return std::env::temp_dir();
     }
     let shm = Path::new("/dev/shm");

@@ -36,7 +36,7 @@ const RENDERINGS: [&str; 3] = ["report.md", "junit.xml", "report.html"];
 #[command(
     after_help = "Writes the JSON report (--report) and, in the same directory, report.md, junit.xml and report.html; prints their paths.\n\
 Exit codes: 0 every case passed (with --baseline: no regression against it); 1 a case failed or errored (with --baseline: a case that passed there fails or errors now) — failures covered by --deviations never count; with --repeat N, 1 also when a case's outcome changed between repetitions, else the verdict of the last repetition; 2 the harness could not run (bad flags or files, missing infrastructure); 130/143 interrupted by SIGINT/SIGTERM, after tearing everything down.\n\
-Cleanup: everything the run starts carries BACKPROOF_RUN_ID and keeps its temporary files in backproof-run-<id>/ (in /dev/shm when it has 2 GiB free, else $TMPDIR; BACKPROOF_SCRATCH_DIR overrides); a watchdog process stops and removes them when the run ends, even when it is killed (docs/STACK.md).\n\
+Cleanup: everything the run starts carries BACKPROOF_RUN_ID and keeps its temporary files in backproof-run-<id>/ ($BACKPROOF_SCRATCH_DIR, else $TMPDIR, else /dev/shm when it has 2 GiB free, else /tmp); a watchdog process stops and removes them when the run ends, even when it is killed (docs/STACK.md).\n\
 Examples:\n  backproof run --filter 'protocol/*'\n  backproof run --server-url http://127.0.0.1:8080 --tokens tokens.toml --report out/report.json\n  backproof run --baseline ci/baseline.json --deviations ci/deviations.toml\n  backproof run --server-cmd ./my-server --token-cmd './my-server token {user}' --exclude 'vectors/*'\n  backproof run --filter 'conflict/*' --repeat 5"
 )]
 pub struct Args {

@@ -114,6 +114,9 @@ impl From<WorldError> for Verdict {
     }
 }
 
+/// Set to keep every case's database until the run's stack goes (docs/STACK.md).
+const KEEP_DATABASES_VAR: &str = "BACKPROOF_KEEP_DATABASES";
+
 /// One scenario's world.
 #[derive(Debug)]
 pub struct World {
@@ -751,7 +754,9 @@ impl World {
         }
         // The server is gone; its database is of no further use, and a run that kept one
         // per case would end by removing hundreds (docs/STACK.md, "scratch folder").
+        // `BACKPROOF_KEEP_DATABASES=1` keeps them for inspection after the run.
         if let (Some(db), Some(stack)) = (&self.database, &infra.stack)
+            && std::env::var_os(KEEP_DATABASES_VAR).is_none_or(|v| v.is_empty() || v == "0")
             && let Err(e) = stack.postgres.drop_database(db).await
         {
             tracing::debug!("cannot drop the case's database: {e}");
