@@ -107,7 +107,7 @@ fn dev_shell_covers_what_readme_and_ci_rely_on() {
 }
 
 #[test]
-fn lock_pins_match_the_brief() {
+fn lock_pins_match_the_documented_inputs() {
     let lock: serde_json::Value =
         serde_json::from_str(&read("flake.lock")).expect("flake.lock is JSON");
     assert_eq!(lock["version"], 7);
