@@ -42,7 +42,8 @@ enum Command {
     /// Start the infrastructure (Postgres + S3) and print how to reach it.
     #[command(subcommand)]
     Stack(cmd::stack::Command),
-    /// The reference client: backup, restore, rotate, recover, delete.
+    /// The reference client: backup, restore, rotate, recover, delete, against a backproof
+    /// server (profile v1) or S3 (--profile byok-json-v1 or metamask-vault).
     #[command(subcommand)]
     Client(cmd::client::Command),
     /// Speak the JSON Lines adapter protocol on stdin/stdout (reference client).

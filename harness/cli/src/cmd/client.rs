@@ -8,15 +8,23 @@ use anyhow::{Context, bail};
 use backproof_client::{Candidate, Client, ClientError, Server};
 use backproof_format::{Secret, Zeroizing, payload};
 
+use backproof_suite::profile::Profile;
+
 use super::adapter::WriterArgs;
+use super::client_store::{self, StoreArgs};
 use crate::exit;
 
 /// Where and as whom.
 #[derive(Debug, clap::Args)]
 pub struct Conn {
-    /// Base URL of the server, e.g. http://127.0.0.1:8080.
+    /// The backup design to speak (docs/CLIENT.md §7): `v1` talks to a backproof API v1
+    /// server (--server, --token); `byok-json-v1` and `metamask-vault` have no server, the
+    /// client writes their objects to S3 itself (--s3-endpoint, --user, …).
+    #[arg(long, value_name = "NAME", default_value = "v1")]
+    pub profile: Profile,
+    /// Base URL of the server, e.g. http://127.0.0.1:8080 (profile v1).
     #[arg(long, env = "BACKPROOF_SERVER")]
-    pub server: String,
+    pub server: Option<String>,
     /// Bearer token (see `backproof serve token`). Prefer --token-file on shared machines.
     #[arg(
         long,
@@ -30,6 +38,8 @@ pub struct Conn {
     pub token_file: Option<PathBuf>,
     #[command(flatten)]
     pub writer: WriterArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// The secret: exactly one of a passphrase file or a key file.
@@ -52,11 +62,12 @@ pub enum Command {
         conn: Conn,
         #[command(flatten)]
         secret: SecretArgs,
-        /// The serialized BackupPayload (protobuf, package backproof.v1) to upload.
+        /// What to upload. v1: a serialized BackupPayload (protobuf, package backproof.v1);
+        /// byok-json-v1: any bytes; metamask-vault: JSON text.
         #[arg(long, value_name = "FILE")]
         payload: PathBuf,
     },
-    /// Download and decrypt the backup; writes the serialized BackupPayload.
+    /// Download and decrypt the backup; writes what was backed up.
     Restore {
         #[command(flatten)]
         conn: Conn,
@@ -72,8 +83,9 @@ pub enum Command {
         conn: Conn,
         #[command(flatten)]
         secret: SecretArgs,
-        /// File holding the new passphrase.
-        #[arg(long, value_name = "FILE", required_unless_present = "new_key_file")]
+        /// File holding the new passphrase. Profile metamask-vault without it: the vault is
+        /// re-encrypted under the same password at --iterations (the library's update).
+        #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
         /// File holding the new raw key (64 hex digits or 32 bytes).
         #[arg(long, value_name = "FILE", conflicts_with = "new_passphrase_file")]
@@ -98,7 +110,19 @@ pub enum Command {
     },
 }
 
-fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
+impl Command {
+    pub fn conn(&self) -> &Conn {
+        match self {
+            Command::Backup { conn, .. }
+            | Command::Restore { conn, .. }
+            | Command::Rotate { conn, .. }
+            | Command::Recover { conn, .. }
+            | Command::Delete { conn } => conn,
+        }
+    }
+}
+
+pub(super) fn read_passphrase(path: &Path) -> anyhow::Result<Secret> {
     // Wiped when dropped, like every copy of a secret on the client side.
     let text = Zeroizing::new(
         std::fs::read_to_string(path)
@@ -132,7 +156,7 @@ fn read_key(path: &Path) -> anyhow::Result<Secret> {
     })
 }
 
-fn secret(s: &SecretArgs) -> anyhow::Result<Secret> {
+pub(super) fn secret(s: &SecretArgs) -> anyhow::Result<Secret> {
     match (&s.passphrase_file, &s.key_file) {
         (Some(p), None) => read_passphrase(p),
         (None, Some(k)) => read_key(k),
@@ -149,17 +173,17 @@ fn server(conn: &Conn) -> anyhow::Result<Server> {
             .to_string(),
         _ => bail!("give --token, --token-file or BACKPROOF_TOKEN"),
     };
-    Ok(Server {
-        url: conn.server.clone(),
-        token,
-    })
+    let url = conn.server.clone().context(
+        "give --server URL (or BACKPROOF_SERVER): profile v1 talks to a backproof server",
+    )?;
+    Ok(Server { url, token })
 }
 
 fn client(conn: &Conn) -> anyhow::Result<Client> {
     Client::new(conn.writer.client_config()?).context("cannot start the client")
 }
 
-fn parse_candidate(spec: &str) -> anyhow::Result<Candidate> {
+pub(super) fn parse_candidate(spec: &str) -> anyhow::Result<Candidate> {
     let (kind, rest) = spec
         .split_once(':')
         .with_context(|| format!("candidate {spec:?} is not KIND:ID=FILE"))?;
@@ -178,7 +202,7 @@ fn parse_candidate(spec: &str) -> anyhow::Result<Candidate> {
     })
 }
 
-fn write_out(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_out(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -201,6 +225,10 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let profile = command.conn().profile;
+    if profile != Profile::V1 {
+        return client_store::run(profile, command, &rt);
+    }
     match command {
         Command::Backup {
             conn,

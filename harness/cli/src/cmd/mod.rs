@@ -3,6 +3,7 @@
 
 pub mod adapter;
 pub mod client;
+pub mod client_store;
 pub mod diff;
 pub mod report;
 pub mod run;
