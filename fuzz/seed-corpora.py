@@ -39,6 +39,28 @@ for t in tests("vectors/byok-json-v1/byok-json-v1.json"):
     if "blob" in t:
         put("byok_json_open", bytes.fromhex(t["blob"]))
 
+for t in tests("vectors/metamask-vault/metamask-vault.json"):
+    if "blob" in t:
+        put("metamask_vault_open", bytes.fromhex(t["blob"]))
+
+# dbm_stream_open: the first byte picks the input's kind (fuzz_targets/dbm_stream_open.rs):
+# 0 a sidecar, 1/2/3 a plain, gzip or brotli stream that the target seals itself.
+import gzip
+try:
+    import brotli
+except ImportError:  # the seeds are a head start, not a requirement
+    brotli = None
+for t in tests("vectors/dbm-stream-v1/dbm-stream-v1.json"):
+    if "sidecar" in t:
+        put("dbm_stream_open", b"\x00" + bytes.fromhex(t["sidecar"]))
+    if t.get("plaintext"):
+        dump = bytes.fromhex(t["plaintext"])[:4096]
+        put("dbm_stream_open", b"\x01" + dump)
+        put("dbm_stream_open", b"\x02" + gzip.compress(dump))
+        if brotli:
+            put("dbm_stream_open", b"\x03" + brotli.compress(dump))
+put("dbm_stream_open", b"\x02" + gzip.compress(bytes(1 << 20)))  # a bomb past the cap
+
 KEY = "2b31c713d19e3233d4c57190a14fe08929dbe2135fef9a748d70de39bc363225"
 for line in [
     '{"id":1,"op":"hello"}',
@@ -66,7 +88,7 @@ for line in [
 ]:
     put("adapter_answer", line)
 
-for p in sorted((ROOT / "scenarios").glob("*/*.toml")):
+for p in sorted((ROOT / "scenarios").rglob("*.toml")):
     put("scenario_toml", p.read_bytes())
 
 put("deviations_toml", '[[deviation]]\ncase = "conflict/two-devices-merge"\nreason = "our gateway rewrites 409"\n')
