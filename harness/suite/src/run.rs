@@ -589,19 +589,8 @@ async fn run_vectors(
     let cmd = opts.client_adapter.clone();
     let results = tokio::task::spawn_blocking(move || {
         let mut imp = vectors::AdapterImplementation::start(&cmd).map_err(|e| e.to_string())?;
-        match profile {
-            Profile::V1 => vectors::check_selected(&dir, &mut imp, &|id| selected.contains(id)),
-            Profile::ByokJsonV1 => {
-                vectors::byok_json_v1::check_through(&dir, &mut imp, &|id| selected.contains(id))
-            }
-            Profile::MetamaskVault => {
-                vectors::metamask_vault::check_through(&dir, &mut imp, &|id| selected.contains(id))
-            }
-            Profile::DbmStreamV1 => {
-                vectors::dbm_stream_v1::check_through(&dir, &mut imp, &|id| selected.contains(id))
-            }
-        }
-        .map_err(|e| e.to_string())
+        vectors::check_profile_through(profile, &dir, &mut imp, &|id| selected.contains(id))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| RunError::Scenarios(format!("the vectors check stopped: {e}")))?

@@ -106,24 +106,16 @@ fn check_profile(
     dir: &Path,
     filter: Option<&str>,
 ) -> anyhow::Result<Vec<vectors::CaseResult>> {
-    match profile {
-        Profile::V1 => {
-            let mut reference = Reference;
-            let imp: &mut dyn Implementation = match adapter {
-                Some(a) => a,
-                None => &mut reference,
-            };
-            let name = imp.name();
-            vectors::check(dir, imp, filter)
-                .with_context(|| format!("checking {name} against {}", dir.display()))
-        }
-        Profile::ByokJsonV1 => vectors::byok_json_v1::check_filtered(dir, adapter, filter)
-            .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
-        Profile::MetamaskVault => vectors::metamask_vault::check_filtered(dir, adapter, filter)
-            .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
-        Profile::DbmStreamV1 => vectors::dbm_stream_v1::check_filtered(dir, adapter, filter)
-            .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
-    }
+    let name = match &adapter {
+        Some(a) => a.name(),
+        None => Reference.name(),
+    };
+    vectors::check_profile(profile, dir, adapter, filter).with_context(|| {
+        format!(
+            "checking {name} against the {profile} vectors in {}",
+            dir.display()
+        )
+    })
 }
 
 fn report(results: &[vectors::CaseResult], started: Instant, verbose: bool) -> anyhow::Result<u8> {

@@ -14,10 +14,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use std::path::Path;
-
 use super::json::to_canonical;
-use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
+use super::profile_file::Runner;
+use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "byok-json-v1/byok-json-v1.json";
@@ -1361,84 +1360,13 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
     }
 }
 
-/// Reads the profile's vector file from the vectors folder.
-fn load(dir: &Path) -> Result<Value, VectorsError> {
-    let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| VectorsError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| VectorsError::Invalid {
-        path,
-        reason: e.to_string(),
-    })
-}
-
-/// The selected tests (ids `byok-json-v1/<tcId>`) of the profile's file in `dir`, through
-/// `imp` when given, else against the in-process reference codec.
-pub fn check_with(
-    dir: &Path,
-    mut imp: Option<&mut AdapterImplementation>,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    let doc = load(dir)?;
-    let mut out = Vec::new();
-    for t in doc["testGroups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g["tests"].as_array())
-        .flatten()
-    {
-        let tc_id = t["tcId"].as_u64().unwrap_or(0);
-        let id = format!("{PROFILE}/{tc_id}");
-        if !selected(&id) {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        let outcome = match imp.as_deref_mut() {
-            Some(a) => run_through(t, a).unwrap_or_else(|message| CaseOutcome::Error { message }),
-            None => match check_one(t) {
-                Ok(()) => CaseOutcome::Pass,
-                Err(observed) => CaseOutcome::Fail {
-                    expected: t["result"].as_str().unwrap_or_default().to_string(),
-                    observed,
-                },
-            },
-        };
-        out.push(CaseResult {
-            id,
-            file: FILE.to_string(),
-            tc_id,
-            comment: t["comment"].as_str().unwrap_or_default().to_string(),
-            outcome,
-            millis: started.elapsed().as_millis() as u64,
-        });
-    }
-    Ok(out)
-}
-
-/// [`check_with`] with the selection as a glob over ids (`byok-json-v1/*`), as
-/// `backproof vectors check --filter` gives it.
-pub fn check_filtered(
-    dir: &Path,
-    imp: Option<&mut AdapterImplementation>,
-    filter: Option<&str>,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    let matcher = super::check::id_matcher(filter)?;
-    check_with(dir, imp, &|id| {
-        matcher.as_ref().is_none_or(|m| m.is_match(id))
-    })
-}
-
-/// [`check_with`] through an adapter (what `backproof run` does).
-pub fn check_through(
-    dir: &Path,
-    imp: &mut AdapterImplementation,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    check_with(dir, Some(imp), selected)
-}
+/// How `backproof vectors check` and `backproof run` check this file (`super::check_profile`).
+pub(super) const RUNNER: Runner<'static> = Runner {
+    file: FILE,
+    profile: PROFILE,
+    through: &|_, t, a| run_through(t, a),
+    local: &check_one,
+};
 
 #[cfg(test)]
 mod tests {

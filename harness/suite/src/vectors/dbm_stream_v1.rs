@@ -10,7 +10,6 @@
 //! `search_decoys` (an ignored test) finds them again.
 
 use std::io::Cursor;
-use std::path::Path;
 
 use backproof_format::profiles::dbm_stream_v1::{self as dbm, Compression, Sidecar};
 use rand_chacha::ChaCha20Rng;
@@ -20,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::json::to_canonical;
 use super::profile_file::{Runner, tests};
-use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
+use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "dbm-stream-v1/dbm-stream-v1.json";
@@ -1249,41 +1248,13 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
     })
 }
 
-const RUNNER: Runner<'static> = Runner {
+/// How `backproof vectors check` and `backproof run` check this file (`super::check_profile`).
+pub(super) const RUNNER: Runner<'static> = Runner {
     file: FILE,
     profile: PROFILE,
-    through: &run_through,
+    through: &|_, t, a| run_through(t, a),
     local: &check_one,
 };
-
-/// The selected tests (ids `dbm-stream-v1/<tcId>`) of the profile's file in `dir`, through
-/// `imp` when given, else against the in-process codec (which gives exactly `result`).
-pub fn check_with(
-    dir: &Path,
-    imp: Option<&mut AdapterImplementation>,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    RUNNER.check(dir, imp, selected)
-}
-
-/// [`check_with`] with the selection as a glob over ids (`dbm-stream-v1/*`), as
-/// `backproof vectors check --filter` gives it.
-pub fn check_filtered(
-    dir: &Path,
-    imp: Option<&mut AdapterImplementation>,
-    filter: Option<&str>,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    RUNNER.check_filtered(dir, imp, filter)
-}
-
-/// [`check_with`] through an adapter (what `backproof run` does).
-pub fn check_through(
-    dir: &Path,
-    imp: &mut AdapterImplementation,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    check_with(dir, Some(imp), selected)
-}
 
 #[cfg(test)]
 mod tests {

@@ -16,10 +16,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use std::path::Path;
-
 use super::json::to_canonical;
-use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
+use super::profile_file::Runner;
+use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "metamask-vault/metamask-vault.json";
@@ -1622,88 +1621,16 @@ fn run_through(
     })
 }
 
-/// Reads the profile's vector file from the vectors folder.
-fn load(dir: &Path) -> Result<Value, VectorsError> {
-    let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| VectorsError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| VectorsError::Invalid {
-        path,
-        reason: e.to_string(),
-    })
-}
-
-/// The selected tests (ids `metamask-vault/<tcId>`) of the profile's file in `dir`, through
-/// `imp` when given, else against the in-process codec (which gives exactly `result`).
-pub fn check_with(
-    dir: &Path,
-    mut imp: Option<&mut AdapterImplementation>,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    let doc = load(dir)?;
-    let mut out = Vec::new();
-    for t in doc["testGroups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g["tests"].as_array())
-        .flatten()
-    {
-        let tc_id = t["tcId"].as_u64().unwrap_or(0);
-        let id = format!("{PROFILE}/{tc_id}");
-        if !selected(&id) {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        let outcome = match imp.as_deref_mut() {
-            Some(a) => {
-                let library_mode = runs_recorded_library(&doc, &a.hello().implementation);
-                run_through(t, a, library_mode)
-                    .unwrap_or_else(|message| CaseOutcome::Error { message })
-            }
-            None => match check_one(t) {
-                Ok(()) => CaseOutcome::Pass,
-                Err(observed) => CaseOutcome::Fail {
-                    expected: t["result"].as_str().unwrap_or_default().to_string(),
-                    observed,
-                },
-            },
-        };
-        out.push(CaseResult {
-            id,
-            file: FILE.to_string(),
-            tc_id,
-            comment: t["comment"].as_str().unwrap_or_default().to_string(),
-            outcome,
-            millis: started.elapsed().as_millis() as u64,
-        });
-    }
-    Ok(out)
-}
-
-/// [`check_with`] with the selection as a glob over ids (`metamask-vault/*`), as
-/// `backproof vectors check --filter` gives it.
-pub fn check_filtered(
-    dir: &Path,
-    imp: Option<&mut AdapterImplementation>,
-    filter: Option<&str>,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    let matcher = super::check::id_matcher(filter)?;
-    check_with(dir, imp, &|id| {
-        matcher.as_ref().is_none_or(|m| m.is_match(id))
-    })
-}
-
-/// [`check_with`] through an adapter (what `backproof run` does).
-pub fn check_through(
-    dir: &Path,
-    imp: &mut AdapterImplementation,
-    selected: &dyn Fn(&str) -> bool,
-) -> Result<Vec<CaseResult>, VectorsError> {
-    check_with(dir, Some(imp), selected)
-}
+/// How `backproof vectors check` and `backproof run` check this file (`super::check_profile`).
+pub(super) const RUNNER: Runner<'static> = Runner {
+    file: FILE,
+    profile: PROFILE,
+    through: &|doc, t, a| {
+        let library_mode = runs_recorded_library(doc, &a.hello().implementation);
+        run_through(t, a, library_mode)
+    },
+    local: &check_one,
+};
 
 #[cfg(test)]
 mod tests {
@@ -1853,7 +1780,8 @@ mod tests {
             .unwrap()
             .to_path_buf();
         let mut imp = stand_in(implementation);
-        check_filtered(&dir, Some(&mut imp), Some("metamask-vault/{43,55}"))
+        RUNNER
+            .check_filtered(&dir, Some(&mut imp), Some("metamask-vault/{43,55}"))
             .unwrap()
             .into_iter()
             .map(|r| (r.id, r.outcome))

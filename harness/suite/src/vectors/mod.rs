@@ -12,6 +12,8 @@ mod profile_file;
 
 use std::path::{Path, PathBuf};
 
+use crate::profile::Profile;
+
 pub use adapter::{AdapterImplementation, CALL_TIMEOUT};
 pub use check::{
     Candidate, CaseOutcome, CaseResult, ClassError, Implementation, OpResult, Recovered, Reference,
@@ -50,6 +52,52 @@ pub enum VectorsError {
     Filter { glob: String, reason: String },
     #[error("generating {file}: {reason}")]
     Generate { file: &'static str, reason: String },
+}
+
+/// The file runner of a profile with one vector file of its own; `None` for v1, whose
+/// files are [`FILES`].
+fn runner(profile: Profile) -> Option<&'static profile_file::Runner<'static>> {
+    match profile {
+        Profile::V1 => None,
+        Profile::ByokJsonV1 => Some(&byok_json_v1::RUNNER),
+        Profile::MetamaskVault => Some(&metamask_vault::RUNNER),
+        Profile::DbmStreamV1 => Some(&dbm_stream_v1::RUNNER),
+    }
+}
+
+/// A profile's vectors in `dir` whose ids `selected` keeps, through an adapter (what
+/// `backproof run` does).
+pub fn check_profile_through(
+    profile: Profile,
+    dir: &Path,
+    imp: &mut AdapterImplementation,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    match runner(profile) {
+        Some(r) => r.check(dir, Some(imp), selected),
+        None => check_selected(dir, imp, selected),
+    }
+}
+
+/// A profile's vectors in `dir` matching the glob `filter` (`backproof vectors check`),
+/// through `adapter` when given, else against the in-process reference.
+pub fn check_profile(
+    profile: Profile,
+    dir: &Path,
+    adapter: Option<&mut AdapterImplementation>,
+    filter: Option<&str>,
+) -> Result<Vec<CaseResult>, VectorsError> {
+    match runner(profile) {
+        Some(r) => r.check_filtered(dir, adapter, filter),
+        None => {
+            let mut reference = Reference;
+            let imp: &mut dyn Implementation = match adapter {
+                Some(a) => a,
+                None => &mut reference,
+            };
+            check(dir, imp, filter)
+        }
+    }
 }
 
 /// Write every vector file into `dir` (created if missing).

@@ -31,12 +31,17 @@ pub(super) fn tests(doc: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
+/// A test run through an adapter: the whole file (what a test may need besides itself, such
+/// as the library a file was recorded with), the test, the adapter.
+pub(super) type Through<'a> =
+    &'a dyn Fn(&Value, &Value, &mut AdapterImplementation) -> Result<CaseOutcome, String>;
+
 /// How one profile's tests are run: through an adapter, or in process (which must give
 /// exactly `result`; the `Err` says what it gave instead).
 pub(super) struct Runner<'a> {
     pub file: &'static str,
     pub profile: &'static str,
-    pub through: &'a dyn Fn(&Value, &mut AdapterImplementation) -> Result<CaseOutcome, String>,
+    pub through: Through<'a>,
     pub local: &'a dyn Fn(&Value) -> Result<(), String>,
 }
 
@@ -58,9 +63,8 @@ impl Runner<'_> {
             }
             let started = std::time::Instant::now();
             let outcome = match imp.as_deref_mut() {
-                Some(a) => {
-                    (self.through)(t, a).unwrap_or_else(|message| CaseOutcome::Error { message })
-                }
+                Some(a) => (self.through)(&doc, t, a)
+                    .unwrap_or_else(|message| CaseOutcome::Error { message }),
                 None => match (self.local)(t) {
                     Ok(()) => CaseOutcome::Pass,
                     Err(observed) => CaseOutcome::Fail {
