@@ -272,6 +272,9 @@ pub struct DbmStoreBroken {
     /// A restore decrypts the whole artifact into the output path before the tag is
     /// checked, as a GCM decipher piped into the database CLI does.
     pub plaintext_before_tag: bool,
+    /// Backups append the tag to the artifact (and restores strip it again): the client
+    /// reads its own backups, no conforming reader does.
+    pub append_tag: bool,
 }
 
 /// What a backup wrote.
@@ -351,6 +354,9 @@ impl DbmStore {
         };
         let mut artifact = Vec::new();
         let sidecar = dbm::seal(&key, &iv, compression, key_id, None, dump, &mut artifact)?;
+        if self.broken.append_tag {
+            artifact.extend_from_slice(&sidecar.auth_tag);
+        }
         let name = if self.broken.overwrite_in_place {
             FIXED_NAME.to_owned()
         } else {
@@ -472,10 +478,29 @@ impl DbmStore {
         file_name: &str,
         max_output: u64,
     ) -> Result<(String, bool, Vec<String>, u64), DbmError> {
+        if self.broken.append_tag {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(fetched)
+                .map_err(local(fetched))?;
+            let len = file.metadata().map_err(local(fetched))?.len();
+            file.set_len(len.saturating_sub(dbm::TAG_LEN as u64))
+                .map_err(local(fetched))?;
+        }
         let all = keys.all();
         let refs: Vec<(&str, &[u8; KEY_LEN])> =
             all.iter().map(|(id, k)| (id.as_str(), &**k)).collect();
         let mut artifact = std::fs::File::open(fetched).map_err(local(fetched))?;
+        if self.broken.plaintext_before_tag
+            && let Some((_, key)) = refs.iter().find(|(id, _)| *id == sidecar.profile_id)
+        {
+            // The design's stream: the key the sidecar names, decrypted into the output as
+            // it is read, the tag compared at the end.
+            let raw = std::fs::read(fetched).map_err(local(fetched))?;
+            let plain = dbm::decrypt_prefix_unauthenticated(key, &sidecar.iv, &raw)?;
+            std::fs::write(output, plain).map_err(local(output))?;
+            dbm::verify(key, sidecar, &mut Cursor::new(&raw))?;
+        }
         let (matched, searched, decoys) = if self.broken.heuristic_recovery {
             let id = heuristic_pick(sidecar, fetched, &refs)?;
             let searched = id != sidecar.profile_id;
@@ -485,12 +510,6 @@ impl DbmStore {
             (r.id, r.searched, r.decoys_skipped)
         };
         let key = keys.get(&matched)?;
-        if self.broken.plaintext_before_tag {
-            let raw = std::fs::read(fetched).map_err(local(fetched))?;
-            let plain = dbm::decrypt_prefix_unauthenticated(&key, &sidecar.iv, &raw)?;
-            std::fs::write(output, plain).map_err(local(output))?;
-            dbm::verify(&key, sidecar, &mut Cursor::new(&raw))?;
-        }
         let partial = output.with_file_name(format!(".{file_name}.partial"));
         let file = std::fs::File::create(&partial).map_err(local(&partial))?;
         let mut artifact = std::fs::File::open(fetched).map_err(local(fetched))?;

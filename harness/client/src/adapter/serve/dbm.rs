@@ -197,6 +197,7 @@ fn store(w: &WireStore, broken: DbmBroken) -> Result<DbmStore, OpError> {
         overwrite_in_place: broken.overwrite_in_place,
         heuristic_recovery: broken.heuristic_recovery,
         plaintext_before_tag: broken.plaintext_before_tag,
+        append_tag: broken.append_tag,
     }))
 }
 
