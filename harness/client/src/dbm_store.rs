@@ -565,7 +565,7 @@ mod tests {
         let g = ring.generate().unwrap();
         let (b, _) = ring.import(&k.to_lowercase()).unwrap();
         assert_ne!(a, b, "an import is a new profile even for a known key");
-        assert_eq!(ring.ensure(&*ring.get(&a).unwrap()).unwrap(), a);
+        assert_eq!(ring.ensure(&ring.get(&a).unwrap()).unwrap(), a);
         let again = Keyring::open(Some(dir.path())).unwrap();
         let ids: Vec<String> = again.all().into_iter().map(|(id, _)| id).collect();
         assert_eq!(ids, [a.clone(), g, b]);

@@ -52,7 +52,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                 "compression": compression.as_str(),
             });
             if let Some(Secret::Key(k)) = secret {
-                fields["key"] = Value::String(hex::encode(&**k));
+                fields["key"] = Value::String(hex::encode(**k));
             }
             if let Some(iv) = iv {
                 fields["iv"] = Value::String(iv.to_lowercase());
