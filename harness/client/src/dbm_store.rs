@@ -119,8 +119,8 @@ impl std::fmt::Debug for LocalKey {
 
 /// The device's master keys, in the order they were created or imported: the order smart
 /// recovery tries them in. Kept in [`KEYS_FILE`] of the state directory (rewritten whole
-/// through a temporary file and a rename, so a crash leaves the old list or the new one),
-/// or in memory for the process's life without one.
+/// through a synced temporary file and a rename, so a crash leaves the old list or the new
+/// one), or in memory for the process's life without one.
 pub struct Keyring {
     path: Option<PathBuf>,
     keys: Mutex<Vec<LocalKey>>,
@@ -183,7 +183,11 @@ impl Keyring {
                 })?,
             );
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &*text).map_err(local(&tmp))?;
+        // Written, synced, then renamed (docs/ADAPTER.md §7): a kill leaves the old list or
+        // the new one, never half of one.
+        let mut file = std::fs::File::create(&tmp).map_err(local(&tmp))?;
+        std::io::Write::write_all(&mut file, &text).map_err(local(&tmp))?;
+        file.sync_all().map_err(local(&tmp))?;
         std::fs::rename(&tmp, path).map_err(local(path))
     }
 
