@@ -72,7 +72,7 @@ async fn backups_are_new_names_and_a_restore_skips_an_artifact_without_its_sidec
         .await
         .unwrap();
     assert_eq!(r.name, first.name);
-    assert_eq!(r.skipped, [second.name.clone()]);
+    assert_eq!(r.skipped, std::slice::from_ref(&second.name));
     assert_eq!(std::fs::read(out("b.sql")).unwrap(), b"first dump");
     let e = store
         .restore(&keys, Some(&second.name), &out("c.sql"), u64::MAX)
