@@ -24,6 +24,7 @@ SERVER = {"url": "http://127.0.0.1:8080", "token": "bpt1.alice.xyz"}
 KDF = {"m_cost": 7168, "t_cost": 5, "p_cost": 1}
 PASS = {"passphrase": "correct horse battery staple"}
 BYOK = "byok-json-v1"
+DBM = "dbm-stream-v1"
 STORE = {"kind": "object-store", "endpoint": "http://127.0.0.1:9000", "bucket": "backproof",
          "region": "us-east-1", "access_key": "AKIA", "secret_key": "s3cr3t", "prefix": "case-17/",
          "user": "alice"}
@@ -127,6 +128,28 @@ REQUESTS: list[tuple[str, object, bool]] = [
     ("byok seal argon2id without memory", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "",
                                            "kdf": {"algorithm": "argon2id", "iterations": 3, "parallelism": 4}}, False),
     ("v1 backup with a store", {"id": 5, "op": "backup", "profile": "v1", "store": STORE, "secret": PASS, "payload": ""}, False),
+    # Profile dbm-stream-v1 (docs/profiles/dbm-stream-v1.md §8).
+    ("dbm import_key", {"id": 40, "op": "import_key", "profile": DBM, "input": " not hex "}, True),
+    ("dbm import_key without input", {"id": 40, "op": "import_key", "profile": DBM}, False),
+    ("dbm export_key", {"id": 41, "op": "export_key", "profile": DBM, "keyId": "9b2f6c1e"}, True),
+    ("dbm export_key without keyId", {"id": 41, "op": "export_key", "profile": DBM}, False),
+    ("dbm backup, device key", {"id": 42, "op": "backup", "profile": DBM, "store": STORE, "payload": "0801"}, True),
+    ("dbm backup with key, iv, compression",
+     {"id": 42, "op": "backup", "profile": DBM, "store": STORE, "payload": "", "key": KEY,
+      "iv": "22" * 12, "compression": "BROTLI"}, True),
+    ("dbm backup with key and keyId", {"id": 42, "op": "backup", "profile": DBM, "store": STORE,
+                                       "payload": "", "key": KEY, "keyId": "a"}, False),
+    ("dbm backup compression lower case", {"id": 42, "op": "backup", "profile": DBM, "store": STORE,
+                                           "payload": "", "compression": "gzip"}, False),
+    ("dbm backup with a server", {"id": 42, "op": "backup", "profile": DBM, "server": SERVER,
+                                  "payload": ""}, False),
+    ("dbm restore", {"id": 43, "op": "restore", "profile": DBM, "store": STORE,
+                     "output": "/tmp/x.sql", "maxOutput": 1048576}, True),
+    ("dbm restore without output", {"id": 43, "op": "restore", "profile": DBM, "store": STORE}, False),
+    ("dbm open to a path", {"id": 44, "op": "open", "profile": DBM, "key": KEY, "sidecar": "7b7d",
+                            "artifact": "", "output": "/tmp/y"}, True),
+    ("dbm rotate (no such op)", {"id": 45, "op": "rotate", "profile": DBM, "store": STORE,
+                                 "old": PASS, "new": PASS}, False),
 ]
 
 # (description, answer object, result $def or None, valid?)
@@ -180,6 +203,12 @@ ANSWERS: list[tuple[str, object, str | None, bool]] = [
     ("byok recover source elsewhere", {"id": 25, "result": {"matched": "new", "payload": "", "source": "backup"}},
      "byokRecoverResult", False),
     ("byok recover without source", {"id": 25, "result": {"matched": "new", "payload": ""}}, "byokRecoverResult", False),
+    ("dbm backup", {"id": 42, "result": {"name": "backup-20261130T065100.000000000Z-0a1b2c3d", "keyId": "k"}}, "dbmBackupResult", True),
+    ("dbm restore", {"id": 43, "result": {"name": "b", "matched": "k", "searched": True, "decoys": ["d"],
+                                          "skipped": [], "bytes": 12}}, "dbmRestoreResult", True),
+    ("dbm restore without matched", {"id": 43, "result": {"name": "b", "bytes": 12}}, "dbmRestoreResult", False),
+    ("dbm import_key", {"id": 40, "result": {"key": KEY, "id": "k"}}, "dbmImportKeyResult", True),
+    ("dbm export_key upper case", {"id": 41, "result": {"key": "AB" * 32}}, "dbmExportKeyResult", False),
 ]
 
 

@@ -1,8 +1,11 @@
 //! `backproof run --profile dbm-stream-v1` through the reference adapter
-//! (docs/profiles/dbm-stream-v1.md, docs/ADAPTER.md "Broken variants"): every vector
-//! passes, and each broken variant fails exactly the vectors that exist to catch it — a
-//! heuristic-only smart recovery the decoy vectors, a seal that appends the tag the seal
-//! vectors, a restore that writes plaintext before the tag every refused open.
+//! (docs/profiles/dbm-stream-v1.md, docs/ADAPTER.md "Broken variants"): every vector and
+//! store scenario passes, and each broken variant fails exactly the cases that exist to
+//! catch it — a heuristic-only smart recovery the decoy vectors and the decoy scenario, a
+//! seal that appends the tag the seal vectors and every scenario that reads its stored
+//! backup back, a restore that writes plaintext before the tag every refused open and
+//! every refused restore of a tampered artifact, a store that overwrites the artifact in
+//! place the crash cases.
 
 use backproof_report::Outcome;
 use common::{quoted_exe, root, run};
@@ -33,6 +36,40 @@ fn ids(pick: impl Fn(&Value) -> bool) -> Vec<String> {
         .collect()
 }
 
+/// The store scenarios, `scenarios/dbm-stream-v1/<family>/<name>.toml`, as case ids.
+fn scenario_ids() -> Vec<String> {
+    let dir = root().join("scenarios/dbm-stream-v1");
+    let mut ids = Vec::new();
+    for family in std::fs::read_dir(&dir).unwrap() {
+        let family = family.unwrap().path();
+        for f in std::fs::read_dir(&family).unwrap() {
+            let f = f.unwrap().path();
+            ids.push(format!(
+                "dbm-stream-v1/{}/{}",
+                family.file_name().unwrap().to_string_lossy(),
+                f.file_stem().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Scenario case ids from `dbm-stream-v1/<family>/<name>` suffixes.
+fn named(suffixes: &[&str]) -> Vec<String> {
+    suffixes
+        .iter()
+        .map(|s| format!("dbm-stream-v1/{s}"))
+        .collect()
+}
+
+/// The failing case ids, sorted (as [`failing`] gives them).
+fn expected(mut scenarios: Vec<String>, vectors: Vec<String>) -> Vec<String> {
+    scenarios.extend(vectors);
+    scenarios.sort();
+    scenarios
+}
+
 fn failing(switch: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let adapter = format!("{} adapter {switch}", quoted_exe());
@@ -41,7 +78,9 @@ fn failing(switch: &str) -> Vec<String> {
         &["--profile", "dbm-stream-v1", "--client-adapter", &adapter],
     );
     assert_ne!(out.code, 0, "{}", out.log());
-    out.ids(Outcome::Fail)
+    let mut ids = out.ids(Outcome::Fail);
+    ids.sort();
+    ids
 }
 
 #[test]
@@ -54,7 +93,13 @@ fn the_reference_adapter_passes_every_vector() {
     );
     assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
     let r = out.report();
-    assert_eq!(r.cases.len(), tests().len(), "{}", out.log());
+    assert_eq!(
+        r.cases.len(),
+        tests().len() + scenario_ids().len(),
+        "{}",
+        out.log()
+    );
+    assert!(scenario_ids().len() >= 15);
     assert!(
         r.cases
             .iter()
@@ -70,14 +115,29 @@ fn a_heuristic_only_recovery_fails_the_decoy_vectors() {
         t["op"] == "recover" && t["result"] == "ok" && !t["decoys"].as_array().unwrap().is_empty()
     });
     assert_eq!(decoyed.len(), 4);
-    assert_eq!(failing("--unsafe-dbm-heuristic-recovery"), decoyed);
+    let scenarios = named(&["smart-recovery/decoys-imported-before-the-key"]);
+    assert_eq!(
+        failing("--unsafe-dbm-heuristic-recovery"),
+        expected(scenarios, decoyed)
+    );
 }
 
 #[test]
 fn a_seal_that_appends_the_tag_fails_the_seal_vectors() {
     let seals = ids(|t| t["op"] == "seal");
     assert_eq!(seals.len(), 4);
-    assert_eq!(failing("--unsafe-dbm-append-tag"), seals);
+    // Every scenario whose backup names its key: the harness opens what was stored with
+    // the reference reader. Only the case that backs up with the device's own key, unknown
+    // to the harness, is left.
+    let scenarios: Vec<String> = scenario_ids()
+        .into_iter()
+        .filter(|id| id != "dbm-stream-v1/smart-recovery/profile-id-names-the-key")
+        .collect();
+    assert_eq!(scenarios.len(), 14);
+    assert_eq!(
+        failing("--unsafe-dbm-append-tag"),
+        expected(scenarios, seals)
+    );
 }
 
 #[test]
@@ -91,5 +151,30 @@ fn a_restore_that_writes_before_the_tag_fails_every_refused_open() {
             && !t["artifact"].as_str().unwrap().is_empty()
     });
     assert!(refused.len() > 30, "{}", refused.len());
-    assert_eq!(failing("--unsafe-dbm-plaintext-before-tag"), refused);
+    // Every tampered artifact or sidecar whose key the sidecar names, and the bomb: a
+    // missing or unreadable sidecar and a wrong key leave nothing to stream.
+    let scenarios = named(&[
+        "corrupted-blob/artifact-appended",
+        "corrupted-blob/artifact-flipped",
+        "corrupted-blob/artifact-truncated",
+        "corrupted-blob/auth-tag-flipped",
+        "corrupted-blob/decompression-bomb",
+        "corrupted-blob/iv-flipped",
+    ]);
+    assert_eq!(
+        failing("--unsafe-dbm-plaintext-before-tag"),
+        expected(scenarios, refused)
+    );
+}
+
+#[test]
+fn a_store_that_overwrites_the_artifact_in_place_fails_the_crash_cases() {
+    let scenarios = named(&[
+        "mid-rotation-crash/killed-after-the-artifact-put",
+        "mid-rotation-crash/killed-before-the-sidecar-put",
+    ]);
+    assert_eq!(
+        failing("--unsafe-dbm-overwrite-in-place"),
+        expected(scenarios, Vec::new())
+    );
 }

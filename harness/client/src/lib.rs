@@ -10,6 +10,8 @@
 //!
 //! - [`object_store`]: profile `byok-json-v1`'s client, which writes S3 objects itself
 //!   (docs/profiles/byok-json-v1.md).
+//! - [`dbm_store`]: profile `dbm-stream-v1`'s keyring and artifact+sidecar store
+//!   (docs/profiles/dbm-stream-v1.md §8).
 //! - [`vault_store`]: profile `metamask-vault`'s client, one vault object per user
 //!   (docs/profiles/metamask-vault.md §10).
 //!
@@ -18,6 +20,7 @@
 
 pub mod adapter;
 mod client;
+pub mod dbm_store;
 mod error;
 mod http;
 pub mod object_store;

@@ -516,16 +516,91 @@ impl ObjectStore {
     pub(crate) async fn put(&self, key: &str, blob: Vec<u8>) -> Result<(), StoreError> {
         // A plain PUT: the design's putString has no precondition (advisory
         // last-writer-wins).
+        self.put_as(key, blob, "application/json").await
+    }
+
+    pub(crate) async fn put_as(
+        &self,
+        key: &str,
+        blob: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
         self.s3
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/json")
+            .content_type(content_type)
             .body(ByteStream::from(blob))
             .send()
             .await
             .map(|_| ())
             .map_err(|e| sdk_error("PUT", key, e))
+    }
+
+    pub(crate) async fn exists_key(&self, key: &str) -> Result<bool, StoreError> {
+        self.exists(key).await
+    }
+
+    /// Every key under `prefix`, all pages.
+    pub(crate) async fn list_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("LIST", prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// GET `key` streamed into a new file at `path` (bounded memory, whatever its size);
+    /// none stored is `not_found`.
+    pub(crate) async fn get_to_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+    ) -> Result<u64, StoreError> {
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) => {
+                return Err(StoreError::NotFound {
+                    key: key.to_owned(),
+                });
+            }
+            Err(e) => return Err(sdk_error("GET", key, e)),
+        };
+        let io = |detail: String| StoreError::Network {
+            op: "GET",
+            key: key.to_owned(),
+            detail,
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| io(format!("{}: {e}", path.display())))?;
+        let mut body = out.body.into_async_read();
+        let n = tokio::io::copy(&mut body, &mut file)
+            .await
+            .map_err(|e| io(e.to_string()))?;
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| io(e.to_string()))?;
+        Ok(n)
     }
 
     pub(crate) async fn delete_key(&self, key: &str) -> Result<(), StoreError> {

@@ -318,3 +318,69 @@ fn metamask_vault_requests_and_answers_validate() {
         assert!(!def_validator(&ans, def).is_valid(&json!({})), "{def}");
     }
 }
+
+/// Profile dbm-stream-v1's key ops answer what the schema describes; the request shapes
+/// the schema refuses are the ones the reference answers `malformed`
+/// (docs/profiles/dbm-stream-v1.md §8).
+#[tokio::test]
+async fn dbm_stream_v1_requests_and_answers_validate() {
+    let answer_schema = schema("answer");
+    let requests = validator(&schema("request"));
+    let key = "8EB5F92FE8B9CE5D07D8BA0CC02100798CF4F71B0DC07B7BBE4CDF590710BEAD";
+    let import = json!({"id": 1, "op": "import_key", "profile": "dbm-stream-v1", "input": key});
+    let first = answers(&format!("{import}\n")).await;
+    assert!(
+        def_validator(&answer_schema, "dbmImportKeyResult").is_valid(&first[0]["result"]),
+        "{}",
+        first[0]
+    );
+    assert_eq!(first[0]["result"]["key"], key.to_lowercase());
+    let id = first[0]["result"]["id"].as_str().unwrap();
+    // Without a state dir the keys live as long as the adapter process: a new process has
+    // none of the first one's.
+    let export = json!({"id": 2, "op": "export_key", "profile": "dbm-stream-v1", "keyId": id});
+    let gone = answers(&format!("{export}\n")).await;
+    assert_eq!(gone[0]["error"]["class"], "not_found", "{}", gone[0]);
+    assert!(requests.is_valid(&import) && requests.is_valid(&export));
+
+    let store = serde_json::to_value(store()).unwrap();
+    let lines = [
+        (
+            json!({"id": 4, "op": "import_key", "profile": "dbm-stream-v1"}),
+            false,
+        ),
+        (
+            json!({"id": 5, "op": "export_key", "profile": "dbm-stream-v1"}),
+            false,
+        ),
+        (
+            json!({"id": 6, "op": "backup", "profile": "dbm-stream-v1", "store": store,
+                "payload": "", "key": "11".repeat(32), "keyId": "a"}),
+            false,
+        ),
+        (
+            json!({"id": 7, "op": "backup", "profile": "dbm-stream-v1", "store": store,
+                "payload": "", "compression": "gzip"}),
+            false,
+        ),
+        (
+            json!({"id": 8, "op": "restore", "profile": "dbm-stream-v1", "store": store}),
+            false,
+        ),
+        (
+            json!({"id": 9, "op": "rotate", "profile": "dbm-stream-v1", "store": store,
+                "old": {"passphrase": "p"}, "new": {"passphrase": "q"}}),
+            false,
+        ),
+        (
+            json!({"id": 10, "op": "import_key", "profile": "dbm-stream-v1", "input": " 00"}),
+            true,
+        ),
+    ];
+    let input: String = lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let got = answers(&input).await;
+    for ((line, valid), a) in lines.iter().zip(&got) {
+        assert_eq!(requests.is_valid(line), *valid, "schema on {line}");
+        assert_eq!(a["error"]["class"], "malformed", "{line} → {a}");
+    }
+}

@@ -37,7 +37,7 @@ pub const ALL_PROFILES: [&str; 4] = [
 /// The only `store.kind` of profile `byok-json-v1`.
 pub const STORE_KIND_OBJECT_STORE: &str = "object-store";
 /// Every op of the protocol, in the order of docs/ADAPTER.md.
-pub const ALL_OPS: [&str; 10] = [
+pub const ALL_OPS: [&str; 11] = [
     "hello",
     "derive",
     "seal",
@@ -48,6 +48,7 @@ pub const ALL_OPS: [&str; 10] = [
     "recover",
     "delete",
     "import_key",
+    "export_key",
 ];
 
 /// Binary data, written as lowercase hex. Uppercase, odd length or other characters are

@@ -325,10 +325,12 @@ pub enum Op {
     Rotate,
     Recover,
     Delete,
+    ImportKey,
+    ExportKey,
 }
 
 impl Op {
-    pub const ALL: [Op; 9] = [
+    pub const ALL: [Op; 11] = [
         Op::Hello,
         Op::Derive,
         Op::Seal,
@@ -338,6 +340,8 @@ impl Op {
         Op::Rotate,
         Op::Recover,
         Op::Delete,
+        Op::ImportKey,
+        Op::ExportKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -351,6 +355,8 @@ impl Op {
             Op::Rotate => "rotate",
             Op::Recover => "recover",
             Op::Delete => "delete",
+            Op::ImportKey => "import_key",
+            Op::ExportKey => "export_key",
         }
     }
 }
@@ -698,6 +704,30 @@ pub enum StoreObject {
     Final,
     /// `users/<user>/api_key_backup_temp.json`, written during a rotation.
     Temp,
+    /// Profile `dbm-stream-v1`: the newest backup's artifact `<name>.enc`.
+    Artifact,
+    /// Profile `dbm-stream-v1`: the newest backup's sidecar `<name>.enc.meta.json`.
+    Sidecar,
+}
+
+/// The compression of a `dbm-backup` (docs/profiles/dbm-stream-v1.md §1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DbmCompression {
+    #[default]
+    Gzip,
+    Brotli,
+    None,
+}
+
+impl DbmCompression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbmCompression::Gzip => "GZIP",
+            DbmCompression::Brotli => "BROTLI",
+            DbmCompression::None => "NONE",
+        }
+    }
 }
 
 impl fmt::Display for StoreObject {
@@ -705,6 +735,8 @@ impl fmt::Display for StoreObject {
         f.write_str(match self {
             StoreObject::Final => "final",
             StoreObject::Temp => "temp",
+            StoreObject::Artifact => "artifact",
+            StoreObject::Sidecar => "sidecar",
         })
     }
 }
@@ -947,6 +979,61 @@ pub enum Step {
         #[schemars(length(min = 1))]
         fields: Vec<StorageField>,
     },
+    /// Profile `dbm-stream-v1`: adapter `import_key` of the pasted text `input`. On `ok` the
+    /// answer's `key` must be the input in lower case, its `id` new on this device, and
+    /// `export_key` of that id must print the key again; `save` remembers the id for a
+    /// `dbm-restore`'s `matched`.
+    ImportKey {
+        actor: String,
+        input: String,
+        #[serde(default)]
+        save: Option<String>,
+        #[serde(default)]
+        expect: Expect,
+    },
+    /// Profile `dbm-stream-v1`: adapter `backup` of the dump (the user's identity +
+    /// `contacts`, or `zeros` zero bytes) to the artifact+sidecar store, sealed with the
+    /// master key `secret` (a raw key; the device keeps it) or, without one, the device's
+    /// own key.
+    DbmBackup {
+        actor: String,
+        #[serde(default)]
+        #[schemars(with = "Option<SecretShape>")]
+        secret: Option<Secret>,
+        #[serde(default)]
+        contacts: Vec<String>,
+        /// The dump is this many zero bytes instead (a decompression bomb when restored).
+        #[serde(default)]
+        zeros: Option<u64>,
+        /// A pinned IV (hex, 12 or 16 bytes) so that a known decoy key applies; absent, the
+        /// adapter draws one.
+        #[serde(default)]
+        iv: Option<String>,
+        #[serde(default)]
+        compression: DbmCompression,
+        #[serde(default)]
+        expect: Expect,
+    },
+    /// Profile `dbm-stream-v1`: adapter `restore` of the newest complete backup into a
+    /// fresh output path. After any answer but `ok` the path must not exist or be empty
+    /// (no plaintext before the tag); after `ok` it must hold the dump.
+    DbmRestore {
+        actor: String,
+        /// Exact set of contact uuids the dump must hold.
+        #[serde(default)]
+        contacts: Option<Vec<String>>,
+        /// The dump must be exactly this many zero bytes.
+        #[serde(default)]
+        zeros: Option<u64>,
+        /// The restore's `maxOutput`.
+        #[serde(default)]
+        max_output: Option<u64>,
+        /// The key that must have matched: the label an `import-key` step saved its id as.
+        #[serde(default)]
+        matched: Option<String>,
+        #[serde(default)]
+        expect: Expect,
+    },
 }
 
 fn first_step() -> usize {
@@ -1092,6 +1179,28 @@ impl Scenario {
                     kdf: Some(VaultKdf::Legacy { legacy: false }),
                     ..
                 } => "`kdf = { legacy = false }` means nothing: give `{ iterations = N }` instead",
+                Step::ImportKey { .. } | Step::DbmBackup { .. } | Step::DbmRestore { .. }
+                    if s.profiles != [Profile::DbmStreamV1] =>
+                {
+                    "`import-key`, `dbm-backup` and `dbm-restore` belong to profile dbm-stream-v1 only (`profiles = [\"dbm-stream-v1\"]`)"
+                }
+                Step::DbmBackup {
+                    secret: Some(Secret::Passphrase(_)),
+                    ..
+                } => {
+                    "a `dbm-backup` seals with a master key (`secret = { key = \"…\" }`), never a passphrase"
+                }
+                Step::Backup { .. }
+                | Step::Restore { .. }
+                | Step::Rotate { .. }
+                | Step::Recover { .. }
+                | Step::OpenStored { .. }
+                | Step::Seal { .. }
+                | Step::Delete { .. }
+                    if s.profiles.contains(&Profile::DbmStreamV1) =>
+                {
+                    "profile dbm-stream-v1 backs up and restores with `dbm-backup` and `dbm-restore` (docs/profiles/dbm-stream-v1.md §8)"
+                }
                 _ => continue,
             };
             return Err(LoadError::Profiles {

@@ -28,7 +28,7 @@ pub enum Profile {
     MetamaskVault,
     /// The Database Backup Manager's streamed AES-256-GCM artifact with a `.meta.json`
     /// sidecar, hex key export/import and smart recovery
-    /// (docs/profiles/dbm-stream-v1.md). Only its vectors run so far.
+    /// (docs/profiles/dbm-stream-v1.md), stored as two S3 objects.
     #[serde(rename = "dbm-stream-v1")]
     DbmStreamV1,
 }
@@ -182,8 +182,14 @@ impl Profile {
                 "corrupted-blob",
                 "mid-rotation-crash",
             ],
-            // The artifact+sidecar store has no scenarios yet.
-            Profile::DbmStreamV1 => &["vectors"],
+            // No `conflict`: every backup is a new name, nothing is read-modify-written.
+            Profile::DbmStreamV1 => &[
+                "vectors",
+                "wrong-passphrase",
+                "corrupted-blob",
+                "mid-rotation-crash",
+                "smart-recovery",
+            ],
         }
     }
 

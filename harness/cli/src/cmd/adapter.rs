@@ -71,6 +71,10 @@ pub struct WriterArgs {
     /// tag is checked.
     #[arg(long, hide = true)]
     pub unsafe_dbm_plaintext_before_tag: bool,
+    /// Broken variant (dbm-stream-v1): every backup is written under one name, the new
+    /// artifact over the old one before the new sidecar.
+    #[arg(long, hide = true)]
+    pub unsafe_dbm_overwrite_in_place: bool,
 }
 
 impl WriterArgs {
@@ -122,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             heuristic_recovery: args.writer.unsafe_dbm_heuristic_recovery,
             append_tag: args.writer.unsafe_dbm_append_tag,
             plaintext_before_tag: args.writer.unsafe_dbm_plaintext_before_tag,
+            overwrite_in_place: args.writer.unsafe_dbm_overwrite_in_place,
         },
         ..AdapterConfig::default()
     };

@@ -57,6 +57,9 @@ pub enum ServeError {
     /// The client could not be set up (state directory unusable).
     #[error("cannot start the reference client: {0}")]
     Client(#[from] ClientError),
+    /// The `dbm-stream-v1` keys in the state directory could not be read.
+    #[error("cannot load the dbm-stream-v1 keys: {0}")]
+    DbmKeys(#[from] crate::dbm_store::DbmError),
 }
 
 struct OpError {
@@ -162,6 +165,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let client = Client::new(config.client.clone())?;
+    let keyring = crate::dbm_store::Keyring::open(config.client.state_dir.as_deref())?;
     let mut reader = reader;
     let mut writer = writer;
     let mut line = Vec::new();
@@ -178,7 +182,7 @@ where
                 // Blank lines separate nothing and request nothing.
                 continue;
             }
-            handle_line(&line, &client, &config).await
+            handle_line(&line, &client, &config, &keyring).await
         };
         let mut out = serde_json::to_vec(&answer).map_err(std::io::Error::other)?;
         out.push(b'\n');
@@ -200,12 +204,17 @@ fn error_answer(id: Option<u64>, e: OpError) -> Value {
 }
 
 /// Answers one request line (exposed for tests and for in-process use).
-async fn handle_line(line: &[u8], client: &Client, config: &AdapterConfig) -> Value {
+async fn handle_line(
+    line: &[u8],
+    client: &Client,
+    config: &AdapterConfig,
+    keyring: &crate::dbm_store::Keyring,
+) -> Value {
     let (id, op, value) = match parse_request(line) {
         Ok(r) => r,
         Err(answer) => return answer,
     };
-    match dispatch(&op, &value, client, config).await {
+    match dispatch(&op, &value, client, config, keyring).await {
         Ok(result) => json!({"id": id, "result": result}),
         Err(e) => error_answer(Some(id), e),
     }
@@ -265,12 +274,13 @@ async fn dispatch(
     v: &Value,
     client: &Client,
     config: &AdapterConfig,
+    keyring: &crate::dbm_store::Keyring,
 ) -> Result<Value, OpError> {
     if op != "hello" {
         match profile_of(op, v)? {
             Profile::ByokJsonV1 => return dispatch_byok(op, v, client).await,
             Profile::MetamaskVault => return dispatch_vault(op, v, client).await,
-            Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm),
+            Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm, keyring).await,
             Profile::V1 => {}
         }
     }

@@ -64,6 +64,16 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
         Step::Storage { .. } => {
             r.insert(Capability::StorageAccess);
         }
+        Step::ImportKey { .. } => {
+            r.insert(Capability::Op(Op::ImportKey));
+            r.insert(Capability::Op(Op::ExportKey));
+        }
+        Step::DbmBackup { .. } => {
+            r.insert(Capability::Op(Op::Backup));
+        }
+        Step::DbmRestore { .. } => {
+            r.insert(Capability::Op(Op::Restore));
+        }
         Step::Fault { fault, proxy, .. } => {
             if *fault == FaultKind::KillServer {
                 r.insert(Capability::ServerRestart);

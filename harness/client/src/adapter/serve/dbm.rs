@@ -1,5 +1,6 @@
 //! The ops of profile `dbm-stream-v1` (docs/profiles/dbm-stream-v1.md §8): the pure codec
-//! behind `open`, `seal`, `import_key` and `recover`, with no store.
+//! behind `open`, `seal` and `recover`; the device's keys behind `import_key` and
+//! `export_key`; the `artifact+sidecar` store on S3 behind `backup` and `restore`.
 
 use std::io::{BufWriter, Cursor};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ use backproof_format::ErrorClass;
 use backproof_format::profiles::dbm_stream_v1::{self as dbm, Compression};
 
 use super::{OpError, parse};
-use crate::adapter::protocol::Hex;
+use crate::adapter::protocol::{Hex, STORE_KIND_OBJECT_STORE, WireStore};
+use crate::dbm_store::{DbmError, DbmStore, DbmStoreBroken, Keyring};
 
 /// What `open` and `recover` restore at most when the request names no `maxOutput`: the
 /// dump travels back in the answer line, so it is held in memory.
@@ -28,6 +30,44 @@ pub struct DbmBroken {
     /// A restore to an output path decrypts in one pass, writing as it goes, and checks
     /// the tag at the end, as a GCM decipher piped into the database CLI does.
     pub plaintext_before_tag: bool,
+    /// The store writes every backup under one name, the new artifact over the old one.
+    pub overwrite_in_place: bool,
+}
+
+impl From<DbmError> for OpError {
+    fn from(e: DbmError) -> OpError {
+        OpError::new(e.class(), e.to_string())
+    }
+}
+
+#[derive(Deserialize)]
+struct BackupRequest {
+    store: WireStore,
+    payload: Hex,
+    /// The master key to seal with (the device keeps it, under a new id if it is new).
+    key: Option<Hex>,
+    /// A local key's id; with neither, the device's first key (generated if it has none).
+    #[serde(rename = "keyId")]
+    key_id: Option<String>,
+    /// Tests only: a pinned IV (12 or 16 bytes); absent, 12 fresh random bytes.
+    iv: Option<Hex>,
+    /// `GZIP` (default), `BROTLI` or `NONE`.
+    compression: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RestoreRequest {
+    store: WireStore,
+    output: PathBuf,
+    name: Option<String>,
+    #[serde(rename = "maxOutput")]
+    max_output: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ExportRequest {
+    #[serde(rename = "keyId")]
+    key_id: String,
 }
 
 impl From<dbm::Error> for OpError {
@@ -134,8 +174,85 @@ fn restore_to(
     }
 }
 
-pub(super) fn dispatch(op: &str, v: &Value, broken: DbmBroken) -> Result<Value, OpError> {
+fn compression(name: &str) -> Result<Compression, OpError> {
+    Compression::ALL
+        .into_iter()
+        .find(|c| c.as_str() == name)
+        .ok_or_else(|| {
+            OpError::malformed(format!(
+                "`compression` {name:?} is none of GZIP, BROTLI, NONE"
+            ))
+        })
+}
+
+fn store(w: &WireStore, broken: DbmBroken) -> Result<DbmStore, OpError> {
+    if w.kind != STORE_KIND_OBJECT_STORE {
+        return Err(OpError::malformed(format!(
+            "invalid store kind {:?}: profile {} writes to {STORE_KIND_OBJECT_STORE:?}",
+            w.kind,
+            dbm::NAME
+        )));
+    }
+    Ok(DbmStore::new(&w.into())?.with_broken(DbmStoreBroken {
+        overwrite_in_place: broken.overwrite_in_place,
+        heuristic_recovery: broken.heuristic_recovery,
+        plaintext_before_tag: broken.plaintext_before_tag,
+        append_tag: broken.append_tag,
+    }))
+}
+
+pub(super) async fn dispatch(
+    op: &str,
+    v: &Value,
+    broken: DbmBroken,
+    keyring: &Keyring,
+) -> Result<Value, OpError> {
     match op {
+        "backup" => {
+            let r: BackupRequest = parse(op, v)?;
+            let compression = compression(r.compression.as_deref().unwrap_or("GZIP"))?;
+            let key_id = match (&r.key, r.key_id) {
+                (Some(_), Some(_)) => {
+                    return Err(OpError::malformed("give `key` or `keyId`, not both"));
+                }
+                (Some(k), None) => keyring.ensure(&key(k, "key")?)?,
+                (None, Some(id)) => id,
+                (None, None) => keyring.default_key()?,
+            };
+            let w = store(&r.store, broken)?
+                .backup(
+                    keyring,
+                    &key_id,
+                    r.iv.as_ref().map(|iv| iv.0.as_slice()),
+                    compression,
+                    &r.payload.0,
+                )
+                .await?;
+            Ok(json!({"name": w.name, "keyId": w.key_id}))
+        }
+        "restore" => {
+            let r: RestoreRequest = parse(op, v)?;
+            let out = store(&r.store, broken)?
+                .restore(
+                    keyring,
+                    r.name.as_deref(),
+                    &r.output,
+                    r.max_output.unwrap_or(u64::MAX),
+                )
+                .await?;
+            Ok(json!({
+                "name": out.name,
+                "matched": out.matched,
+                "searched": out.searched,
+                "decoys": out.decoys,
+                "skipped": out.skipped,
+                "bytes": out.bytes,
+            }))
+        }
+        "export_key" => {
+            let r: ExportRequest = parse(op, v)?;
+            Ok(json!({"key": keyring.export(&r.key_id)?.as_str()}))
+        }
         "open" => {
             let r: OpenRequest = parse(op, v)?;
             let sidecar = dbm::parse_sidecar(&r.sidecar.0)?;
@@ -156,15 +273,7 @@ pub(super) fn dispatch(op: &str, v: &Value, broken: DbmBroken) -> Result<Value, 
         }
         "seal" => {
             let r: SealRequest = parse(op, v)?;
-            let compression = Compression::ALL
-                .into_iter()
-                .find(|c| c.as_str() == r.compression)
-                .ok_or_else(|| {
-                    OpError::malformed(format!(
-                        "`compression` {:?} is none of GZIP, BROTLI, NONE",
-                        r.compression
-                    ))
-                })?;
+            let compression = compression(&r.compression)?;
             let mut artifact = Vec::new();
             let sidecar = dbm::seal(
                 &key(&r.key, "key")?,
@@ -185,8 +294,8 @@ pub(super) fn dispatch(op: &str, v: &Value, broken: DbmBroken) -> Result<Value, 
         }
         "import_key" => {
             let r: ImportRequest = parse(op, v)?;
-            let k = dbm::import_key(&r.input)?;
-            Ok(json!({"key": dbm::export_key(&k).as_str()}))
+            let (id, k) = keyring.import(&r.input)?;
+            Ok(json!({"key": dbm::export_key(&k).as_str(), "id": id}))
         }
         "recover" => {
             let r: RecoverRequest = parse(op, v)?;
@@ -211,7 +320,7 @@ pub(super) fn dispatch(op: &str, v: &Value, broken: DbmBroken) -> Result<Value, 
             Ok(json!({"matched": matched, "plaintext": hex::encode(plain)}))
         }
         other => Err(OpError::malformed(format!(
-            "unknown op {other:?} for profile {}; its ops: open, seal, import_key, recover",
+            "unknown op {other:?} for profile {}; its ops: open, seal, import_key, export_key, recover, backup, restore",
             dbm::NAME
         ))),
     }

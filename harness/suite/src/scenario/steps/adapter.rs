@@ -236,7 +236,12 @@ fn out_class(out: &CallOutcome) -> Option<Expected> {
     }
 }
 
-fn check_outcome(world: &World, op: &str, expect: &Expect, out: &CallOutcome) -> StepResult {
+pub(super) fn check_outcome(
+    world: &World,
+    op: &str,
+    expect: &Expect,
+    out: &CallOutcome,
+) -> StepResult {
     if allows(expect, &out.outcome) {
         return Ok(None);
     }
@@ -255,7 +260,7 @@ fn check_outcome(world: &World, op: &str, expect: &Expect, out: &CallOutcome) ->
 }
 
 /// The exact set of contacts `want`, or a failure saying what came back.
-fn check_contacts(
+pub(super) fn check_contacts(
     world: &World,
     payload: &[u8],
     want: &[String],

@@ -1,7 +1,9 @@
 //! The scripted steps of docs/SCENARIOS.md, one file per kind: `adapter` (backup, restore,
-//! rotate, recover, delete, open-stored), `http`, `storage`, `fault` (fault, restart).
+//! rotate, recover, delete, open-stored), `http`, `storage`, `fault` (fault, restart), `dbm`
+//! (import-key, dbm-backup, dbm-restore).
 
 mod adapter;
+mod dbm;
 mod fault;
 mod http;
 mod storage;
@@ -30,6 +32,9 @@ pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
         Step::Storage { .. } => storage::run(world, step).await,
         Step::Fault { .. } | Step::Restart { .. } => fault::run(world, step).await,
         Step::Together { steps } => together(world, steps).await,
+        Step::ImportKey { .. } | Step::DbmBackup { .. } | Step::DbmRestore { .. } => {
+            dbm::run(world, step).await
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
+use crate::profile::Profile;
 use crate::scenario::model::{Step, StorageOp, StoreObject};
 use crate::scenario::verdict::{StepResult, Verdict};
 use crate::scenario::world::World;
@@ -28,6 +29,36 @@ async fn locate(world: &World, user: &str) -> Result<(String, Vec<u8>), Verdict>
     Err(Verdict::Error(
         "no object in the bucket holds the served blob byte for byte".into(),
     ))
+}
+
+/// Profile `dbm-stream-v1`: the key of the newest backup's artifact or sidecar
+/// (docs/profiles/dbm-stream-v1.md §8: names sort by time).
+pub(super) async fn dbm_object_key(
+    world: &World,
+    user: &str,
+    object: StoreObject,
+) -> Result<String, Verdict> {
+    use backproof_client::dbm_store::{ARTIFACT_SUFFIX, SIDECAR_SUFFIX};
+    let base = world.object_key(user, StoreObject::Final);
+    let base = base.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned() + "/";
+    let newest = world
+        .list_keys()
+        .await?
+        .into_iter()
+        .filter_map(|k| {
+            k.strip_prefix(&base)?
+                .strip_suffix(ARTIFACT_SUFFIX)
+                .map(str::to_owned)
+        })
+        .max()
+        .ok_or_else(|| Verdict::Error(format!("user {user} has no backup artifact")))?;
+    match object {
+        StoreObject::Artifact => Ok(format!("{base}{newest}{ARTIFACT_SUFFIX}")),
+        StoreObject::Sidecar => Ok(format!("{base}{newest}{ARTIFACT_SUFFIX}{SIDECAR_SUFFIX}")),
+        other => Err(Verdict::Error(format!(
+            "profile dbm-stream-v1 stores an `artifact` and a `sidecar`, not a {other} object"
+        ))),
+    }
 }
 
 pub(super) async fn run(world: &World, step: &Step) -> StepResult {
@@ -66,7 +97,13 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let (key, mut blob) = if world.is_object_store() {
+    let (key, mut blob) = if world.profile() == Profile::DbmStreamV1 {
+        let key = dbm_object_key(world, user, *object).await?;
+        let blob = world.get_object_if_any(&key).await?.ok_or_else(|| {
+            Verdict::Error(format!("user {user} has no {object} object to damage"))
+        })?;
+        (key, blob)
+    } else if world.is_object_store() {
         let key = world.object_key(user, *object);
         let blob = world.get_object_if_any(&key).await?.ok_or_else(|| {
             Verdict::Error(format!("user {user} has no {object} object to damage"))
@@ -84,7 +121,9 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
     if let Some(m) = member {
         // `offset` counts from the end when negative (the tag's last byte is -1).
         let at = offset.unwrap_or(index.map_or(0, |i| i as i64));
-        let edited = edit_member(&blob, m, *op, at, json.as_deref())?;
+        // The dbm sidecar writes its bytes in hex, the JSON blobs of the others in base64.
+        let hex_members = world.profile() == Profile::DbmStreamV1;
+        let edited = edit_member(&blob, m, *op, at, json.as_deref(), hex_members)?;
         world.put_object(&key, edited).await?;
         return Ok(None);
     }
@@ -160,6 +199,7 @@ fn edit_member(
     op: StorageOp,
     at: i64,
     json: Option<&str>,
+    hex_members: bool,
 ) -> Result<Vec<u8>, Verdict> {
     let mut doc: Value = serde_json::from_slice(blob)
         .map_err(|e| Verdict::Error(format!("the stored blob is not JSON: {e}")))?;
@@ -182,9 +222,14 @@ fn edit_member(
                 .get(last)
                 .and_then(Value::as_str)
                 .ok_or_else(|| Verdict::Error(format!("member {member:?} is not a string")))?;
-            let mut bytes = STANDARD
-                .decode(text)
-                .map_err(|e| Verdict::Error(format!("member {member:?} is not base64: {e}")))?;
+            let mut bytes = if hex_members {
+                hex::decode(text)
+                    .map_err(|e| Verdict::Error(format!("member {member:?} is not hex: {e}")))?
+            } else {
+                STANDARD
+                    .decode(text)
+                    .map_err(|e| Verdict::Error(format!("member {member:?} is not base64: {e}")))?
+            };
             let n = bytes.len() as i64;
             let i = if at < 0 { n + at } else { at };
             let b = usize::try_from(i)
@@ -192,7 +237,12 @@ fn edit_member(
                 .and_then(|i| bytes.get_mut(i))
                 .ok_or_else(|| Verdict::Error(format!("member {member:?} has no byte {at}")))?;
             *b ^= 0x01;
-            obj.insert(last.to_string(), Value::String(STANDARD.encode(bytes)));
+            let text = if hex_members {
+                hex::encode(bytes)
+            } else {
+                STANDARD.encode(bytes)
+            };
+            obj.insert(last.to_string(), Value::String(text));
         }
         StorageOp::Set => {
             let text = json.ok_or_else(|| Verdict::Error("`set` needs `json`".into()))?;
@@ -221,7 +271,7 @@ mod tests {
     const BLOB: &str = r#"{"version":1,"kdf":{"algorithm":"pbkdf2","salt":"AAECAwQFBgcICQoLDA0ODw==","iterations":100000},"encrypted_data":"AAAA","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#;
 
     fn edited(member: &str, op: StorageOp, at: i64, json: Option<&str>) -> Value {
-        serde_json::from_slice(&edit_member(BLOB.as_bytes(), member, op, at, json).unwrap())
+        serde_json::from_slice(&edit_member(BLOB.as_bytes(), member, op, at, json, false).unwrap())
             .unwrap()
     }
 
@@ -244,8 +294,11 @@ mod tests {
             ("missing.salt", StorageOp::Flip),
             ("version", StorageOp::Truncate),
         ] {
-            assert!(edit_member(BLOB.as_bytes(), m, op, 0, None).is_err(), "{m}");
+            assert!(
+                edit_member(BLOB.as_bytes(), m, op, 0, None, false).is_err(),
+                "{m}"
+            );
         }
-        assert!(edit_member(b"not json", "version", StorageOp::Remove, 0, None).is_err());
+        assert!(edit_member(b"not json", "version", StorageOp::Remove, 0, None, false).is_err());
     }
 }

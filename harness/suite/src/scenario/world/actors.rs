@@ -50,6 +50,12 @@ pub(crate) enum Request<'a> {
         secret: &'a Secret,
         plaintext: &'a [u8],
     },
+    /// A `dbm-stream-v1` op with its own fields (docs/profiles/dbm-stream-v1.md §8); the
+    /// world adds `profile`, and `store` for `backup` and `restore`.
+    Dbm {
+        op: Op,
+        fields: &'a Value,
+    },
 }
 
 impl Request<'_> {
@@ -62,6 +68,7 @@ impl Request<'_> {
             Request::Delete => Op::Delete,
             Request::Open { .. } => Op::Open,
             Request::Seal { .. } => Op::Seal,
+            Request::Dbm { op, .. } => *op,
         }
     }
 }
@@ -208,6 +215,8 @@ impl World {
                 profile,
                 server: self.wire_server(&user).await?,
             }),
+            // Refused at load outside profile dbm-stream-v1, an object-store profile.
+            Request::Dbm { fields, .. } => Ok(fields.clone()),
         };
         // The protocol types serialize to JSON objects without fail.
         Ok(json.unwrap_or(Value::Null))
@@ -217,6 +226,16 @@ impl World {
     /// with this profile's name and a `store` in place of `server`.
     fn object_store_request(&self, actor: &str, req: Request<'_>) -> Result<Value, WorldError> {
         let profile = self.profile().as_str().to_string();
+        if let Request::Dbm { op, fields } = req {
+            let mut json = fields.clone();
+            if let Some(m) = json.as_object_mut() {
+                m.insert("profile".into(), Value::String(profile));
+                if matches!(op, Op::Backup | Op::Restore) {
+                    m.insert("store".into(), self.wire_store(&self.actor_user(actor))?);
+                }
+            }
+            return Ok(json);
+        }
         let placeholder = || WireServer {
             url: String::new(),
             token: String::new(),
@@ -263,6 +282,7 @@ impl World {
                 profile,
                 server: placeholder(),
             }),
+            Request::Dbm { fields, .. } => Ok(fields.clone()),
         };
         let mut json = json.unwrap_or(Value::Null);
         if let Some(m) = json.as_object_mut()

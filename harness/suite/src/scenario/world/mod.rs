@@ -519,7 +519,9 @@ impl World {
             );
         }
         let suffix = match object {
-            StoreObject::Final => "",
+            // A dbm-stream-v1 object is found by listing (steps/storage.rs); this is only
+            // the user's folder.
+            StoreObject::Final | StoreObject::Artifact | StoreObject::Sidecar => "",
             StoreObject::Temp => "_temp",
         };
         format!(
