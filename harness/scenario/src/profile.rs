@@ -47,6 +47,9 @@ pub enum StoreKind {
     ApiV1,
     /// The client writes S3 object paths itself; there is no server.
     ObjectStore,
+    /// The client writes an encrypted artifact and a `.meta.json` sidecar beside it, two
+    /// objects per backup, to S3 itself; there is no server.
+    ArtifactSidecar,
 }
 
 impl StoreKind {
@@ -54,6 +57,16 @@ impl StoreKind {
         match self {
             StoreKind::ApiV1 => "api-v1",
             StoreKind::ObjectStore => "object-store",
+            StoreKind::ArtifactSidecar => "artifact+sidecar",
+        }
+    }
+
+    /// Whether the client talks to S3 itself, with no server between: the adapter request
+    /// then carries the S3 coordinates (`store`, kind `object-store`, docs/ADAPTER.md).
+    pub fn client_writes_s3(self) -> bool {
+        match self {
+            StoreKind::ApiV1 => false,
+            StoreKind::ObjectStore | StoreKind::ArtifactSidecar => true,
         }
     }
 }
@@ -146,9 +159,8 @@ impl Profile {
     pub fn store(self) -> StoreKind {
         match self {
             Profile::V1 => StoreKind::ApiV1,
-            Profile::ByokJsonV1 | Profile::MetamaskVault | Profile::DbmStreamV1 => {
-                StoreKind::ObjectStore
-            }
+            Profile::ByokJsonV1 | Profile::MetamaskVault => StoreKind::ObjectStore,
+            Profile::DbmStreamV1 => StoreKind::ArtifactSidecar,
         }
     }
 

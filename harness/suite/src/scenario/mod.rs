@@ -161,7 +161,7 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
         case.reason = crate::run::not_offered_reason(s.profile, &infra.target.profiles);
         return case;
     }
-    if s.profile.store() == crate::profile::StoreKind::ObjectStore && infra.stack.is_none() {
+    if s.profile.store().client_writes_s3() && infra.stack.is_none() {
         case.outcome = Outcome::Unsupported;
         case.observed = "not run".into();
         case.reason = format!(
@@ -220,14 +220,14 @@ pub async fn run_scenario(infra: &Infra, s: &Scenario) -> CaseResult {
                 Err(Verdict::Error(
                     "an enumerate scenario has no top-level steps".into(),
                 ))
-            } else if s.profile.store() == crate::profile::StoreKind::ObjectStore
+            } else if s.profile.store().client_writes_s3()
                 && (*side != Side::Client || *proxy != Proxy::Client)
             {
                 Err(Verdict::Error(format!(
                     "profile {} has no server: its enumerate driver kills the client at its own S3 requests (side = \"client\", proxy = \"client\")",
                     s.profile
                 )))
-            } else if s.profile.store() == crate::profile::StoreKind::ObjectStore {
+            } else if s.profile.store().client_writes_s3() {
                 // Only the client exists: it is killed at its own S3 requests.
                 drivers::enumerate_object_store(infra, s, setup, operation, user, contacts)
                     .await

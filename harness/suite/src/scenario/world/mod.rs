@@ -279,7 +279,7 @@ impl World {
         profile: Profile,
     ) -> Result<World, WorldError> {
         let target = &infra.target;
-        if profile.store() == StoreKind::ObjectStore {
+        if profile.store().client_writes_s3() {
             return World::create_object_store(infra, actors, label, profile).await;
         }
         if let (Some(url), Some(tokens)) = (target.server.fixed_url(), target.server.url_tokens()) {
@@ -503,7 +503,7 @@ impl World {
 
     /// Whether the client writes S3 object paths itself (no server).
     pub(crate) fn is_object_store(&self) -> bool {
-        self.profile.store() == StoreKind::ObjectStore
+        self.profile.store().client_writes_s3()
     }
 
     /// An object-store profile's key of a user's final or temporary object
@@ -535,6 +535,8 @@ impl World {
     pub(crate) fn wire_store(&self, user: &str) -> Result<serde_json::Value, WorldError> {
         let st = self.storage()?;
         Ok(serde_json::json!({
+            // The wire's kind names the medium (S3 coordinates), the same for every profile
+            // whose client writes S3 itself; the profile's layout is its own StoreKind.
             "kind": StoreKind::ObjectStore.as_str(),
             "endpoint": self.client_url,
             "bucket": st.bucket,
