@@ -263,24 +263,15 @@ impl ObjectStore {
         if config.user.contains('/') {
             return Err(invalid("user", "must not contain '/'"));
         }
-        let credentials = aws_sdk_s3::config::Credentials::new(
-            &config.access_key,
-            &config.secret_key,
-            None,
-            None,
-            "backproof-object-store",
-        );
-        let s3_config = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .http_client(s3_http_client())
-            .endpoint_url(config.endpoint.trim_end_matches('/'))
-            .force_path_style(true)
-            .credentials_provider(credentials)
-            .region(aws_sdk_s3::config::Region::new(config.region.clone()))
-            .build();
+        let endpoint = backproof_s3::Endpoint {
+            url: &config.endpoint,
+            region: &config.region,
+            access_key: &config.access_key,
+            secret_key: &config.secret_key,
+        };
         let base = format!("{}users/{}/", config.prefix, config.user);
         Ok(ObjectStore {
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            s3: backproof_s3::client(endpoint, "backproof-object-store"),
             bucket: config.bucket.clone(),
             final_key: format!("{base}api_key_backup.json"),
             temp_key: format!("{base}api_key_backup_temp.json"),
@@ -688,21 +679,4 @@ fn sdk_error<E: std::error::Error + Send + Sync + 'static>(
             detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
         },
     }
-}
-
-/// The S3 client's HTTP client: hyper 1 + rustls on ring (the TLS backend the rest of the
-/// workspace uses; aws-sdk-s3's `default-https-client` would bring aws-lc-rs as a second
-/// one), with proxy settings from the environment.
-fn s3_http_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
-        conn.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            conn.set_sleep_impl(components.sleep_impl());
-        }
-        conn.set_proxy_config(Some(ProxyConfig::from_env()));
-        conn.build()
-    })
 }

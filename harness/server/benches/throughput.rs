@@ -32,9 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::primitives::ByteStream;
 use backproof_stack::{PgHandle, S3Handle};
 use bytes::Bytes;
@@ -122,14 +120,13 @@ fn token(user: &str) -> String {
 /// The same S3 client settings as the server's own (harness/server/src/storage.rs), so the
 /// raw side measures the S3 leg of the server's path and nothing else.
 fn raw_s3_client(s3: &S3Handle) -> aws_sdk_s3::Client {
-    let creds = Credentials::new(s3.access_key(), s3.secret_key(), None, None, "bench");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(backproof_server::s3_http_client())
-        .endpoint_url(s3.endpoint())
-        .region(Region::new(s3.region().to_owned()))
-        .credentials_provider(creds)
-        .force_path_style(true)
+    let endpoint = backproof_s3::Endpoint {
+        url: s3.endpoint(),
+        region: s3.region(),
+        access_key: s3.access_key(),
+        secret_key: s3.secret_key(),
+    };
+    let conf = backproof_s3::config(endpoint, "bench")
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .build();

@@ -44,7 +44,6 @@ pub use config::{
 pub use conn::{LINGER_MAX_BYTES, LINGER_TIME};
 pub use extract::Precondition;
 pub use problem::ProblemKind;
-pub use storage::s3_http_client;
 pub use sweep::SweepStats;
 
 #[derive(Debug, thiserror::Error)]

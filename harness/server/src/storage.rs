@@ -3,12 +3,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-    StalledStreamProtectionConfig,
+    RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
@@ -70,40 +68,14 @@ pub fn db_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
 
 const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The S3 client's HTTP client: what aws-sdk-s3's `default-https-client` feature builds
-/// (hyper 1 + rustls, proxy settings from the environment), but with rustls on ring instead
-/// of aws-lc-rs. ring is the provider reqwest and the fault proxy already use, so the
-/// workspace compiles one TLS crypto backend, not two (aws-lc-rs brings aws-lc-sys, a large
-/// C and assembly build).
-pub fn s3_http_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
-        conn.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            conn.set_sleep_impl(components.sleep_impl());
-        }
-        conn.set_proxy_config(Some(ProxyConfig::from_env()));
-        conn.build()
-    })
-}
-
 pub fn s3_client(config: &Config) -> aws_sdk_s3::Client {
-    let creds = Credentials::new(
-        config.s3_access_key.clone(),
-        config.s3_secret_key.clone(),
-        None,
-        None,
-        "backproof-config",
-    );
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(s3_http_client())
-        .endpoint_url(config.s3_endpoint.clone())
-        .region(Region::new(config.s3_region.clone()))
-        .credentials_provider(creds)
-        .force_path_style(true)
+    let endpoint = backproof_s3::Endpoint {
+        url: &config.s3_endpoint,
+        region: &config.s3_region,
+        access_key: &config.s3_access_key,
+        secret_key: &config.s3_secret_key,
+    };
+    let conf = backproof_s3::config(endpoint, "backproof-config")
         // Checksums "when supported" would wrap streamed bodies in aws-chunked trailers that
         // not every S3 implementation accepts; the server computes its own SHA-256 anyway.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)

@@ -273,25 +273,6 @@ impl S3Handle {
     }
 }
 
-/// The S3 client's HTTP client: what aws-sdk-s3's `default-https-client` feature builds
-/// (hyper 1 + rustls, proxy settings from the environment), but with rustls on ring instead
-/// of aws-lc-rs. ring is the provider reqwest and the fault proxy already use, so the
-/// workspace compiles one TLS crypto backend, not two (aws-lc-rs brings aws-lc-sys, a large
-/// C and assembly build).
-fn s3_http_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
-        conn.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            conn.set_sleep_impl(components.sleep_impl());
-        }
-        conn.set_proxy_config(Some(ProxyConfig::from_env()));
-        conn.build()
-    })
-}
-
 /// An aws-sdk-s3 client for `endpoint` with path-style addressing and static credentials.
 pub fn s3_client(
     endpoint: &str,
@@ -299,17 +280,15 @@ pub fn s3_client(
     secret_key: &str,
     region: &str,
 ) -> aws_sdk_s3::Client {
-    let credentials =
-        aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "backproof-stack");
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .http_client(s3_http_client())
-        .endpoint_url(endpoint)
-        .force_path_style(true)
-        .credentials_provider(credentials)
-        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    backproof_s3::client(
+        backproof_s3::Endpoint {
+            url: endpoint,
+            region,
+            access_key,
+            secret_key,
+        },
+        "backproof-stack",
+    )
 }
 
 /// Checks S3's bucket naming rules that matter here, so a bad name fails with a reason
