@@ -132,7 +132,13 @@ fn adapter(flags: &str) -> AdapterProcess {
     let hello = p.hello().unwrap();
     assert_eq!(
         hello.profiles,
-        ["v1", "byok-json-v1", "metamask-vault", "dbm-stream-v1"]
+        [
+            "v1",
+            "byok-json-v1",
+            "metamask-vault",
+            "dbm-stream-v1",
+            "noah-v0"
+        ]
     );
     p
 }

@@ -97,7 +97,13 @@ async fn answers_in_order_blank_lines_ignored_and_crypto_round_trip() {
     assert_eq!(hello["protocol"], 1);
     assert_eq!(
         hello["profiles"],
-        json!(["v1", "byok-json-v1", "metamask-vault", "dbm-stream-v1"])
+        json!([
+            "v1",
+            "byok-json-v1",
+            "metamask-vault",
+            "dbm-stream-v1",
+            "noah-v0"
+        ])
     );
     assert_eq!(hello["ops"].as_array().unwrap().len(), 10);
     let blob = answers[1]["result"]["blob"].as_str().unwrap().to_string();

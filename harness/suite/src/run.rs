@@ -195,6 +195,7 @@ pub fn vector_files(profile: Profile) -> Vec<&'static str> {
         Profile::ByokJsonV1 => vec![crate::vectors::byok_json_v1::FILE],
         Profile::MetamaskVault => vec![crate::vectors::metamask_vault::FILE],
         Profile::DbmStreamV1 => vec![crate::vectors::dbm_stream_v1::FILE],
+        Profile::NoahV0 => vec![crate::vectors::noah_v0::FILE],
     }
 }
 
@@ -599,6 +600,9 @@ async fn run_vectors(
             }
             Profile::DbmStreamV1 => {
                 vectors::dbm_stream_v1::check_through(&dir, &mut imp, &|id| selected.contains(id))
+            }
+            Profile::NoahV0 => {
+                vectors::noah_v0::check_through(&dir, &mut imp, &|id| selected.contains(id))
             }
         }
         .map_err(|e| e.to_string())

@@ -123,6 +123,8 @@ fn check_profile(
             .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
         Profile::DbmStreamV1 => vectors::dbm_stream_v1::check_filtered(dir, adapter, filter)
             .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
+        Profile::NoahV0 => vectors::noah_v0::check_filtered(dir, adapter, filter)
+            .with_context(|| format!("checking the {profile} vectors in {}", dir.display())),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod dbm_stream_v1;
 mod generate;
 mod json;
 pub mod metamask_vault;
+pub mod noah_v0;
 mod profile_file;
 
 use std::path::{Path, PathBuf};
