@@ -385,7 +385,7 @@ fn bad_stores_raw_keys_and_unreachable_or_refusing_stores() {
     let e = p
         .call(
             "restore",
-            json!({"profile": "noah-v0", "store": good}),
+            json!({"profile": "obscura-v2", "store": good}),
             OP_TIMEOUT,
         )
         .unwrap()

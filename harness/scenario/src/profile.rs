@@ -401,6 +401,7 @@ mod tests {
         assert_eq!(
             seen.into_iter().collect::<Vec<_>>(),
             [
+                "deterministic-salt",
                 "final-path-gap",
                 "kdf-weak",
                 "last-writer-wins",

@@ -562,7 +562,8 @@ fn iv_of(t: &Value) -> Result<[u8; noah::IV_LEN], String> {
 fn check_one(t: &Value) -> Result<(), String> {
     let want = t["result"].as_str().ok_or("vector has no result")?;
     let seed = seedphrase(t)?;
-    let (got, out): (Result<(), noah::Error>, Vec<(&str, Vec<u8>)>) = match t["op"].as_str() {
+    type Outputs = Vec<(&'static str, Vec<u8>)>;
+    let (got, out): (Result<(), noah::Error>, Outputs) = match t["op"].as_str() {
         Some("open") => match noah::open(seed, &unhex(t, "body")?) {
             Ok(o) => (Ok(()), vec![("plaintext", o.plaintext.to_vec())]),
             Err(e) => (Err(e), vec![]),
