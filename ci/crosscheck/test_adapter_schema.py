@@ -127,6 +127,13 @@ REQUESTS: list[tuple[str, object, bool]] = [
     ("byok seal argon2id without memory", {"id": 20, "op": "seal", "profile": BYOK, "secret": PASS, "plaintext": "",
                                            "kdf": {"algorithm": "argon2id", "iterations": 3, "parallelism": 4}}, False),
     ("v1 backup with a store", {"id": 5, "op": "backup", "profile": "v1", "store": STORE, "secret": PASS, "payload": ""}, False),
+    # Profile noah-v0 (docs/profiles/noah-v0.md §7): derive takes the seedphrase alone.
+    ("noah derive", {"id": 30, "op": "derive", "profile": "noah-v0", "passphrase": "abandon about"}, True),
+    ("noah seal", {"id": 31, "op": "seal", "profile": "noah-v0", "secret": PASS, "plaintext": "00",
+                   "nonce": "07" * 12}, True),
+    ("noah open", {"id": 32, "op": "open", "profile": "noah-v0", "secret": PASS, "blob": "4141"}, True),
+    ("noah derive without a seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0"}, False),
+    ("noah derive with an empty seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0", "passphrase": ""}, False),
 ]
 
 # (description, answer object, result $def or None, valid?)
@@ -180,6 +187,8 @@ ANSWERS: list[tuple[str, object, str | None, bool]] = [
     ("byok recover source elsewhere", {"id": 25, "result": {"matched": "new", "payload": "", "source": "backup"}},
      "byokRecoverResult", False),
     ("byok recover without source", {"id": 25, "result": {"matched": "new", "payload": ""}}, "byokRecoverResult", False),
+    ("noah derive", {"id": 30, "result": {"ikm": "ab" * 32, "salt": "cd" * 16}}, "noahDeriveResult", True),
+    ("noah derive without the salt", {"id": 30, "result": {"ikm": "ab" * 32}}, "noahDeriveResult", False),
 ]
 
 
