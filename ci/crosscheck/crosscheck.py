@@ -34,6 +34,7 @@ try:
     import byok_json_v1
     import dbm_stream_v1
     import metamask_vault
+    import noah_v0
 except ImportError as exc:  # pragma: no cover - environment problem, not a vector problem
     sys.stderr.write(
         f"crosscheck: missing dependency ({exc}); run "
@@ -625,6 +626,7 @@ CHECKERS: dict[str, Callable[[dict], "str | None"]] = {
     "byok-json-v1.json": byok_json_v1.check_vector,
     "metamask-vault.json": metamask_vault.check_vector,
     "dbm-stream-v1.json": dbm_stream_v1.check_vector,
+    "noah-v0.json": noah_v0.check_vector,
 }
 
 

@@ -150,6 +150,13 @@ REQUESTS: list[tuple[str, object, bool]] = [
                             "artifact": "", "output": "/tmp/y"}, True),
     ("dbm rotate (no such op)", {"id": 45, "op": "rotate", "profile": DBM, "store": STORE,
                                  "old": PASS, "new": PASS}, False),
+    # Profile noah-v0 (docs/profiles/noah-v0.md §7): derive takes the seedphrase alone.
+    ("noah derive", {"id": 30, "op": "derive", "profile": "noah-v0", "passphrase": "abandon about"}, True),
+    ("noah seal", {"id": 31, "op": "seal", "profile": "noah-v0", "secret": PASS, "plaintext": "00",
+                   "nonce": "07" * 12}, True),
+    ("noah open", {"id": 32, "op": "open", "profile": "noah-v0", "secret": PASS, "blob": "4141"}, True),
+    ("noah derive without a seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0"}, False),
+    ("noah derive with an empty seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0", "passphrase": ""}, False),
 ]
 
 # (description, answer object, result $def or None, valid?)
@@ -209,6 +216,8 @@ ANSWERS: list[tuple[str, object, str | None, bool]] = [
     ("dbm restore without matched", {"id": 43, "result": {"name": "b", "bytes": 12}}, "dbmRestoreResult", False),
     ("dbm import_key", {"id": 40, "result": {"key": KEY, "id": "k"}}, "dbmImportKeyResult", True),
     ("dbm export_key upper case", {"id": 41, "result": {"key": "AB" * 32}}, "dbmExportKeyResult", False),
+    ("noah derive", {"id": 30, "result": {"ikm": "ab" * 32, "salt": "cd" * 16}}, "noahDeriveResult", True),
+    ("noah derive without the salt", {"id": 30, "result": {"ikm": "ab" * 32}}, "noahDeriveResult", False),
 ]
 
 

@@ -8,6 +8,7 @@ Usage:  python3 ci/crosscheck/test_crosscheck.py      (last line: `N passed, M f
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import io
@@ -15,6 +16,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -350,6 +352,72 @@ def the_committed_dbm_file_is_checked_and_each_wrong_expectation_fails() -> None
     pinned["artifact"] += pinned["authTag"]  # a codec that appends the tag
     code, out = run_on({"dbm-stream-v1.json": d})
     expect(code == 1 and f"{n - 7} passed, 7 failed" in out, out)
+
+
+# ---------------------------------------------------------------- noah-v0
+
+REPO_NOAH = Path(__file__).resolve().parent.parent.parent / "vectors" / "noah-v0" / "noah-v0.json"
+
+
+def _noah_tests(d: dict) -> list[dict]:
+    return [t for g in d["testGroups"] for t in g["tests"]]
+
+
+@test
+def the_committed_noah_file_is_checked_and_each_wrong_expectation_fails() -> None:
+    d = json.loads(REPO_NOAH.read_text(encoding="utf-8"))
+    n = d["numberOfTests"]
+    code, out = run_on({"noah-v0.json": d})
+    expect(code == 0 and f"{n} passed, 0 failed" in out, out)
+    tests = _noah_tests(d)
+    ok_open = next(t for t in tests if t["op"] == "open" and t["result"] == "ok")
+    ok_open["plaintext"] = flip_last(ok_open["plaintext"])
+    next(t for t in tests if t["op"] == "open" and t["result"] == "wrong_key")["result"] = "ok"
+    next(t for t in tests if "StrictBase64" in t["flags"])["result"] = "ok"
+    next(t for t in tests if "ShortBody" in t["flags"])["result"] = "wrong_key"
+    derive = next(t for t in tests if t["op"] == "derive" and t["result"] == "ok")
+    derive["salt"] = flip_last(derive["salt"])
+    seal = next(t for t in tests if t["op"] == "seal" and t["result"] == "ok")
+    seal["body"] = flip_last(seal["body"])
+    code, out = run_on({"noah-v0.json": d})
+    expect(code == 1 and f"{n - 6} passed, 6 failed" in out, out)
+
+
+@test
+def a_normalizing_or_lenient_noah_reader_fails_the_pinned_readings() -> None:
+    import noah_v0
+
+    d = json.loads(REPO_NOAH.read_text(encoding="utf-8"))
+    tests = _noah_tests(d)
+    original_seed, original_decode = noah_v0._seedphrase, noah_v0.decode_body
+    try:
+        # NFC-normalizing and trimming the seedphrase, as a "helpful" port would.
+        noah_v0._seedphrase = lambda s: original_seed(unicodedata.normalize("NFC", s).strip())
+        failing = {t["tcId"] for t in tests if noah_v0.check_vector(t) is not None}
+        pinned = {t["tcId"] for t in tests if "NoNormalization" in t["flags"]}
+        # Doubled spaces, tabs and case survive NFC and strip(): not every pin fails.
+        expect(len(failing & pinned) >= 6, f"normalizing reader fails only {sorted(failing & pinned)}")
+    finally:
+        noah_v0._seedphrase = original_seed
+    try:
+        # Android's decoder: skips characters outside the alphabet, padding optional.
+        def lenient(body: bytes) -> bytes:
+            kept = bytes(c for c in body.replace(b"-", b"+").replace(b"_", b"/") if chr(c).isalnum() or c in b"+/")
+            try:
+                raw = base64.b64decode(kept + b"=" * (-len(kept) % 4))
+            except ValueError as exc:  # a length no decoder can take
+                raise noah_v0.NoahError("malformed", str(exc)) from exc
+            if len(raw) < 28:
+                raise noah_v0.NoahError("corrupted", "short")
+            return raw
+
+        noah_v0.decode_body = lenient
+        failing = {t["tcId"] for t in tests if noah_v0.check_vector(t) is not None}
+        pinned = {t["tcId"] for t in tests if "StrictBase64" in t["flags"]}
+        expect(len(failing & pinned) >= 8, f"lenient reader fails only {sorted(failing & pinned)}")
+    finally:
+        noah_v0.decode_body = original_decode
+    expect(all(noah_v0.check_vector(t) is None for t in tests), "the module was not restored")
 
 
 # ---------------------------------------------------------------- metamask-vault

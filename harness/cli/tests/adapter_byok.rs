@@ -132,7 +132,13 @@ fn adapter(flags: &str) -> AdapterProcess {
     let hello = p.hello().unwrap();
     assert_eq!(
         hello.profiles,
-        ["v1", "byok-json-v1", "metamask-vault", "dbm-stream-v1"]
+        [
+            "v1",
+            "byok-json-v1",
+            "metamask-vault",
+            "dbm-stream-v1",
+            "noah-v0"
+        ]
     );
     p
 }
@@ -379,7 +385,7 @@ fn bad_stores_raw_keys_and_unreachable_or_refusing_stores() {
     let e = p
         .call(
             "restore",
-            json!({"profile": "noah-v0", "store": good}),
+            json!({"profile": "obscura-v2", "store": good}),
             OP_TIMEOUT,
         )
         .unwrap()

@@ -384,3 +384,41 @@ async fn dbm_stream_v1_requests_and_answers_validate() {
         assert_eq!(a["error"]["class"], "malformed", "{line} → {a}");
     }
 }
+
+/// Profile noah-v0's three ops (docs/profiles/noah-v0.md §7): the requests the suite sends
+/// validate, the reference's answers validate, and a derive without a seedphrase is refused
+/// by the schema and answered `malformed` by the reference.
+#[tokio::test]
+async fn noah_v0_requests_and_answers_validate() {
+    let ans_schema = schema("answer");
+    let answer = validator(&ans_schema);
+    let req = validator(&schema("request"));
+    let seed = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    let derive = json!({"id": 1, "op": "derive", "profile": "noah-v0", "passphrase": seed});
+    let seal = json!({"id": 2, "op": "seal", "profile": "noah-v0",
+        "secret": {"passphrase": seed}, "plaintext": "00ff", "nonce": "07".repeat(12)});
+    for r in [&derive, &seal] {
+        let errors: Vec<String> = req.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{r}: {errors:?}");
+    }
+    let first = answers(&format!("{derive}\n{seal}\n")).await;
+    assert!(answer.is_valid(&first[0]), "{}", first[0]);
+    assert!(def_validator(&ans_schema, "noahDeriveResult").is_valid(&first[0]["result"]));
+    assert!(!def_validator(&ans_schema, "noahDeriveResult").is_valid(&json!({"ikm": "00"})));
+    assert!(def_validator(&ans_schema, "sealResult").is_valid(&first[1]["result"]));
+    let open = json!({"id": 3, "op": "open", "profile": "noah-v0",
+        "secret": {"passphrase": seed}, "blob": first[1]["result"]["blob"]});
+    assert!(req.is_valid(&open), "{open}");
+    let second = answers(&format!("{open}\n")).await;
+    assert_eq!(second[0]["result"]["plaintext"], "00ff", "{}", second[0]);
+    assert!(def_validator(&ans_schema, "openResult").is_valid(&second[0]["result"]));
+    // The v1 derive shape (salt, kdf) is not noah-v0's; an empty seedphrase neither.
+    for bad in [
+        json!({"id": 4, "op": "derive", "profile": "noah-v0"}),
+        json!({"id": 5, "op": "derive", "profile": "noah-v0", "passphrase": ""}),
+    ] {
+        assert!(!req.is_valid(&bad), "{bad}");
+        let a = answers(&format!("{bad}\n")).await;
+        assert_eq!(a[0]["error"]["class"], "malformed", "{}", a[0]);
+    }
+}

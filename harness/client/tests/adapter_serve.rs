@@ -97,7 +97,13 @@ async fn answers_in_order_blank_lines_ignored_and_crypto_round_trip() {
     assert_eq!(hello["protocol"], 1);
     assert_eq!(
         hello["profiles"],
-        json!(["v1", "byok-json-v1", "metamask-vault", "dbm-stream-v1"])
+        json!([
+            "v1",
+            "byok-json-v1",
+            "metamask-vault",
+            "dbm-stream-v1",
+            "noah-v0"
+        ])
     );
     assert_eq!(hello["ops"].as_array().unwrap().len(), 11);
     let blob = answers[1]["result"]["blob"].as_str().unwrap().to_string();
@@ -175,7 +181,7 @@ async fn profile_absent_is_v1_unknown_is_named_and_mistyped_is_malformed() {
         "{}\n{}\n{}\n{}\n{}\n",
         json!({"id": 1, "op": "seal", "secret": {"key": key}, "plaintext": "cafe"}),
         json!({"id": 2, "op": "seal", "profile": null, "secret": {"key": key}, "plaintext": "cafe"}),
-        json!({"id": 3, "op": "seal", "profile": "noah-v0", "secret": {"key": key}, "plaintext": "cafe"}),
+        json!({"id": 3, "op": "seal", "profile": "obscura-v2", "secret": {"key": key}, "plaintext": "cafe"}),
         json!({"id": 4, "op": "seal", "profile": 1, "secret": {"key": key}, "plaintext": "cafe"}),
         json!({"id": 5, "op": "derive", "profile": "byok-json-v1", "passphrase": "p",
             "salt": "00".repeat(16), "kdf": {"m_cost": 7168, "t_cost": 5, "p_cost": 1}}),
@@ -188,7 +194,7 @@ async fn profile_absent_is_v1_unknown_is_named_and_mistyped_is_malformed() {
     assert_eq!(class(&answers[2]), "unsupported_version");
     let msg = answers[2]["error"]["message"].as_str().unwrap();
     assert!(
-        msg.contains("noah-v0") && msg.contains("byok-json-v1"),
+        msg.contains("obscura-v2") && msg.contains("byok-json-v1"),
         "{msg}"
     );
     assert_eq!(class(&answers[3]), "malformed");

@@ -27,12 +27,15 @@ pub const PROFILE_METAMASK_VAULT: &str = backproof_format::profiles::metamask_va
 /// `"profile"` of the database backup manager's streamed artifacts
 /// (docs/profiles/dbm-stream-v1.md).
 pub const PROFILE_DBM_STREAM_V1: &str = backproof_format::profiles::dbm_stream_v1::NAME;
+/// The Noah wallet's database backup (docs/profiles/noah-v0.md).
+pub const PROFILE_NOAH_V0: &str = backproof_format::profiles::noah_v0::NAME;
 /// Every profile the reference adapter serves, as `hello` lists them.
-pub const ALL_PROFILES: [&str; 4] = [
+pub const ALL_PROFILES: [&str; 5] = [
     PROFILE_V1,
     PROFILE_BYOK_JSON_V1,
     PROFILE_METAMASK_VAULT,
     PROFILE_DBM_STREAM_V1,
+    PROFILE_NOAH_V0,
 ];
 /// The only `store.kind` of profile `byok-json-v1`.
 pub const STORE_KIND_OBJECT_STORE: &str = "object-store";

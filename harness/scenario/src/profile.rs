@@ -31,6 +31,11 @@ pub enum Profile {
     /// (docs/profiles/dbm-stream-v1.md), stored as two S3 objects.
     #[serde(rename = "dbm-stream-v1")]
     DbmStreamV1,
+    /// The Noah wallet's database backup: base64 of an AES-256-GCM body under a
+    /// PBKDF2-SHA256 key derived from the seedphrase (docs/profiles/noah-v0.md). Only its
+    /// vectors run so far.
+    #[serde(rename = "noah-v0")]
+    NoahV0,
 }
 
 impl Default for Profile {
@@ -50,6 +55,9 @@ pub enum StoreKind {
     /// The client writes an encrypted artifact and a `.meta.json` sidecar beside it, two
     /// objects per backup, to S3 itself; there is no server.
     ArtifactSidecar,
+    /// A server that hands out presigned S3 URLs and keeps two rolling slots per user
+    /// (docs/profiles/noah-v0.md §8).
+    NoahV0,
 }
 
 impl StoreKind {
@@ -58,6 +66,7 @@ impl StoreKind {
             StoreKind::ApiV1 => "api-v1",
             StoreKind::ObjectStore => "object-store",
             StoreKind::ArtifactSidecar => "artifact+sidecar",
+            StoreKind::NoahV0 => "noah-v0",
         }
     }
 
@@ -65,7 +74,7 @@ impl StoreKind {
     /// then carries the S3 coordinates (`store`, kind `object-store`, docs/ADAPTER.md).
     pub fn client_writes_s3(self) -> bool {
         match self {
-            StoreKind::ApiV1 => false,
+            StoreKind::ApiV1 | StoreKind::NoahV0 => false,
             StoreKind::ObjectStore | StoreKind::ArtifactSidecar => true,
         }
     }
@@ -137,13 +146,32 @@ const PLAINTEXT_BEFORE_TAG: Advisory = Advisory {
     detail: "Node's GCM decipher checks the tag only in final(): a pipeline that feeds the database CLI from it has restored forged or truncated data by the time the tag fails. The profile verifies the whole artifact first (pass 1) and only then decrypts (pass 2); after a corrupted answer the output holds nothing.",
 };
 
+const NOAH_NO_KEY_CHECK: Advisory = Advisory {
+    id: "no-key-check",
+    title: "a wrong seedphrase and a damaged backup are the same failure",
+    detail: "The body has no key check: a wrong seedphrase and a changed, cut or extended body all fail the one GCM tag, so the app cannot tell the user which. Cases accept `wrong_key`, `corrupted` or `wrong_key_or_corrupted` for these (pass-acceptable). AES-GCM is not key-committing either.",
+};
+
+const NOAH_KDF_WEAK: Advisory = Advisory {
+    id: "kdf-weak",
+    title: "the key is derived with 10 000 PBKDF2-SHA256 rounds",
+    detail: "PBKDF2-HMAC-SHA256 at a fixed 10 000 iterations is about 1/60 of current guidance for that hash; whoever holds a backup body tests seedphrase guesses cheaply. A seedphrase of random BIP-39 words resists that; one a user typed or shortened may not.",
+};
+
+const DETERMINISTIC_SALT: Advisory = Advisory {
+    id: "deterministic-salt",
+    title: "the salt is derived from the seedphrase",
+    detail: "The salt is SHA-256(seedphrase)[:16]: equal seedphrases give equal keys, a guess is tested against every user's backup at once, and once the seedphrase leaks the salt adds nothing. A random salt stored beside the IV would cost 16 bytes.",
+};
+
 impl Profile {
     /// Every profile, in the order reports list them (`v1` first).
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 5] = [
         Profile::V1,
         Profile::ByokJsonV1,
         Profile::MetamaskVault,
         Profile::DbmStreamV1,
+        Profile::NoahV0,
     ];
 
     /// The name on the command line, in scenario files, adapter requests and case ids.
@@ -153,6 +181,7 @@ impl Profile {
             Profile::ByokJsonV1 => "byok-json-v1",
             Profile::MetamaskVault => "metamask-vault",
             Profile::DbmStreamV1 => "dbm-stream-v1",
+            Profile::NoahV0 => "noah-v0",
         }
     }
 
@@ -161,6 +190,7 @@ impl Profile {
             Profile::V1 => StoreKind::ApiV1,
             Profile::ByokJsonV1 | Profile::MetamaskVault => StoreKind::ObjectStore,
             Profile::DbmStreamV1 => StoreKind::ArtifactSidecar,
+            Profile::NoahV0 => StoreKind::NoahV0,
         }
     }
 
@@ -202,6 +232,8 @@ impl Profile {
                 "mid-rotation-crash",
                 "smart-recovery",
             ],
+            // The presigned-URL server and its client are not built yet.
+            Profile::NoahV0 => &["vectors"],
         }
     }
 
@@ -220,6 +252,7 @@ impl Profile {
                 UNAUTHENTICATED_HEURISTIC,
                 PLAINTEXT_BEFORE_TAG,
             ],
+            Profile::NoahV0 => &[NOAH_NO_KEY_CHECK, NOAH_KDF_WEAK, DETERMINISTIC_SALT],
         }
     }
 
@@ -386,6 +419,7 @@ mod tests {
         assert_eq!(
             seen.into_iter().collect::<Vec<_>>(),
             [
+                "deterministic-salt",
                 "final-path-gap",
                 "kdf-weak",
                 "last-writer-wins",

@@ -195,6 +195,7 @@ pub fn vector_files(profile: Profile) -> Vec<&'static str> {
         Profile::ByokJsonV1 => vec![crate::vectors::byok_json_v1::FILE],
         Profile::MetamaskVault => vec![crate::vectors::metamask_vault::FILE],
         Profile::DbmStreamV1 => vec![crate::vectors::dbm_stream_v1::FILE],
+        Profile::NoahV0 => vec![crate::vectors::noah_v0::FILE],
     }
 }
 

@@ -108,6 +108,9 @@ fn tunable_kdfs(profile: Profile) -> &'static [TunableKdf] {
         Profile::MetamaskVault => &[TunableKdf::Pbkdf2Sha256],
         // Random 32-byte master keys, exported as hex: no passphrase, nothing to derive.
         Profile::DbmStreamV1 => &[],
+        // PBKDF2-SHA256 at 10 000 rounds, fixed by the design: the body declares no count,
+        // so a reader could not follow a tuned one (docs/profiles/noah-v0.md §2).
+        Profile::NoahV0 => &[],
     }
 }
 
@@ -331,5 +334,10 @@ mod tests {
         );
         let e = chosen_kdf(Profile::V1, Some("pbkdf2-sha512")).unwrap_err();
         assert!(e.to_string().contains("uses argon2id"), "{e}");
+        // noah-v0's 10 000 rounds are fixed by the design, not a writer's choice.
+        for kdf in [None, Some("pbkdf2-sha256")] {
+            let e = chosen_kdf(Profile::NoahV0, kdf).unwrap_err();
+            assert!(e.to_string().contains("nothing to tune"), "{e}");
+        }
     }
 }

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use super::protocol::*;
 
 mod dbm;
+mod noah;
 use crate::client::{Candidate, Client, ClientConfig};
 use crate::error::ClientError;
 use crate::object_store::{ObjectStore, StoreError, now_rfc3339};
@@ -248,6 +249,7 @@ enum Profile {
     ByokJsonV1,
     MetamaskVault,
     DbmStreamV1,
+    NoahV0,
 }
 
 /// The request's `profile`: absent (or null) is `v1`.
@@ -258,6 +260,7 @@ fn profile_of(op: &str, v: &Value) -> Result<Profile, OpError> {
         Some(Value::String(p)) if p == PROFILE_BYOK_JSON_V1 => Ok(Profile::ByokJsonV1),
         Some(Value::String(p)) if p == PROFILE_METAMASK_VAULT => Ok(Profile::MetamaskVault),
         Some(Value::String(p)) if p == PROFILE_DBM_STREAM_V1 => Ok(Profile::DbmStreamV1),
+        Some(Value::String(p)) if p == PROFILE_NOAH_V0 => Ok(Profile::NoahV0),
         Some(Value::String(p)) => Err(unsupported_profile(p)),
         Some(other) => Err(OpError::malformed(format!(
             "bad `{op}` request: `profile` must be a string, not {other}"
@@ -281,6 +284,7 @@ async fn dispatch(
             Profile::ByokJsonV1 => return dispatch_byok(op, v, client).await,
             Profile::MetamaskVault => return dispatch_vault(op, v, client).await,
             Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm, keyring).await,
+            Profile::NoahV0 => return noah::dispatch(op, v, client),
             Profile::V1 => {}
         }
     }

@@ -5,6 +5,7 @@
 pub mod byok_json_v1;
 pub mod dbm_stream_v1;
 pub mod metamask_vault;
+pub mod noah_v0;
 
 use std::fmt;
 

@@ -8,6 +8,7 @@ pub mod dbm_stream_v1;
 mod generate;
 mod json;
 pub mod metamask_vault;
+pub mod noah_v0;
 mod profile_file;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,7 @@ fn runner(profile: Profile) -> Option<&'static profile_file::Runner<'static>> {
         Profile::ByokJsonV1 => Some(&byok_json_v1::RUNNER),
         Profile::MetamaskVault => Some(&metamask_vault::RUNNER),
         Profile::DbmStreamV1 => Some(&dbm_stream_v1::RUNNER),
+        Profile::NoahV0 => Some(&noah_v0::RUNNER),
     }
 }
 
