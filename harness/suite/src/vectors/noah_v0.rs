@@ -6,8 +6,6 @@
 //! `result` is the profile's answer (the codec gives exactly it); `accept` lists the other
 //! classes a conforming implementation may give because the design has no key check.
 
-use std::path::Path;
-
 use backproof_format::profiles::noah_v0 as noah;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
@@ -17,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::json::to_canonical;
 use super::profile_file::{Runner, tests};
-use super::{AdapterImplementation, CaseOutcome, CaseResult, VectorsError};
+use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
 pub const FILE: &str = "noah-v0/noah-v0.json";
@@ -700,7 +698,6 @@ pub(super) const RUNNER: Runner<'static> = Runner {
     through: &|_, t, a| run_through(t, a),
     local: &check_one,
 };
-
 
 #[cfg(test)]
 mod tests {
