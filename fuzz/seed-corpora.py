@@ -43,6 +43,10 @@ for t in tests("vectors/metamask-vault/metamask-vault.json"):
     if "blob" in t:
         put("metamask_vault_open", bytes.fromhex(t["blob"]))
 
+for t in tests("vectors/noah-v0/noah-v0.json"):
+    if "body" in t:
+        put("noah_open", bytes.fromhex(t["body"]))
+
 # dbm_stream_open: the first byte picks the input's kind (fuzz_targets/dbm_stream_open.rs):
 # 0 a sidecar, 1/2/3 a plain, gzip or brotli stream that the target seals itself.
 import gzip
