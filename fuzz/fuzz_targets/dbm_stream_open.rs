@@ -48,9 +48,21 @@ fn sidecar_round_trip(bytes: &[u8]) {
 fn authentic_stream(compression: Compression, long_iv: bool, stream: &[u8]) {
     let iv: &[u8] = if long_iv { &[3; 16] } else { &[3; 12] };
     let mut artifact = Vec::new();
-    let mut sidecar = seal(&KEY, iv, Compression::None, "p", None, stream, &mut artifact)
-        .expect("sealing into memory cannot fail");
-    assert_eq!(artifact.len(), stream.len(), "the artifact carries no tag or header");
+    let mut sidecar = seal(
+        &KEY,
+        iv,
+        Compression::None,
+        "p",
+        None,
+        stream,
+        &mut artifact,
+    )
+    .expect("sealing into memory cannot fail");
+    assert_eq!(
+        artifact.len(),
+        stream.len(),
+        "the artifact carries no tag or header"
+    );
     sidecar.compression = compression;
 
     let mut out = Vec::new();
@@ -68,12 +80,27 @@ fn authentic_stream(compression: Compression, long_iv: bool, stream: &[u8]) {
                 "an authentic {compression:?} artifact refused as {:?}: {e}",
                 e.class()
             );
-            assert!(out.len() as u64 <= CAP, "the cap was passed before the refusal");
+            assert!(
+                out.len() as u64 <= CAP,
+                "the cap was passed before the refusal"
+            );
         }
     }
 
     let mut leaked = Vec::new();
-    let other = open(&OTHER_KEY, &sidecar, &mut Cursor::new(&artifact), &mut leaked, CAP);
-    assert!(other.is_err(), "an artifact opened under a key that did not seal it");
-    assert!(leaked.is_empty(), "plaintext reached the dump before the tag was checked");
+    let other = open(
+        &OTHER_KEY,
+        &sidecar,
+        &mut Cursor::new(&artifact),
+        &mut leaked,
+        CAP,
+    );
+    assert!(
+        other.is_err(),
+        "an artifact opened under a key that did not seal it"
+    );
+    assert!(
+        leaked.is_empty(),
+        "plaintext reached the dump before the tag was checked"
+    );
 }

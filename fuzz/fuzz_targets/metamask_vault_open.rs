@@ -22,13 +22,19 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Ok(env) => {
-            assert!(env.kdf.check().is_ok(), "an accepted vault has iterations out of bounds");
+            assert!(
+                env.kdf.check().is_ok(),
+                "an accepted vault has iterations out of bounds"
+            );
             assert!(
                 (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&env.salt.len()),
                 "salt of {} bytes accepted",
                 env.salt.len()
             );
-            assert!(env.data.len() >= TAG_LEN, "an accepted vault has no room for the tag");
+            assert!(
+                env.data.len() >= TAG_LEN,
+                "an accepted vault has no room for the tag"
+            );
         }
     }
 });

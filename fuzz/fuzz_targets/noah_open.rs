@@ -40,5 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let env = parse(&body).expect("a sealed body parses");
     assert_eq!(env.ciphertext.len(), data.len(), "GCM changed the length");
     let opened = open_with_key(&KEY, &body).expect("a sealed body opens");
-    assert_eq!(&opened.plaintext[..], data, "a round trip changed the bytes");
+    assert_eq!(
+        &opened.plaintext[..],
+        data,
+        "a round trip changed the bytes"
+    );
 });
