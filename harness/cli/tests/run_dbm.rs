@@ -8,51 +8,24 @@
 //! place the crash cases.
 
 use backproof_report::Outcome;
-use common::{quoted_exe, root, run};
+use common::{profile_scenario_ids, profile_vector_ids, profile_vectors, quoted_exe, run};
 use serde_json::Value;
 
 mod common;
 
-const PREFIX: &str = "dbm-stream-v1/vectors/dbm-stream-v1/";
+const PROFILE: &str = "dbm-stream-v1";
 
 fn tests() -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(root().join("vectors/dbm-stream-v1/dbm-stream-v1.json")).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    doc["testGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["tests"].as_array().unwrap().clone())
-        .collect()
+    profile_vectors(PROFILE)
 }
 
 /// The case ids of the vectors `pick` selects, in file order.
 fn ids(pick: impl Fn(&Value) -> bool) -> Vec<String> {
-    tests()
-        .iter()
-        .filter(|t| pick(t))
-        .map(|t| format!("{PREFIX}{}", t["tcId"]))
-        .collect()
+    profile_vector_ids(PROFILE, pick)
 }
 
-/// The store scenarios, `scenarios/dbm-stream-v1/<family>/<name>.toml`, as case ids.
 fn scenario_ids() -> Vec<String> {
-    let dir = root().join("scenarios/dbm-stream-v1");
-    let mut ids = Vec::new();
-    for family in std::fs::read_dir(&dir).unwrap() {
-        let family = family.unwrap().path();
-        for f in std::fs::read_dir(&family).unwrap() {
-            let f = f.unwrap().path();
-            ids.push(format!(
-                "dbm-stream-v1/{}/{}",
-                family.file_name().unwrap().to_string_lossy(),
-                f.file_stem().unwrap().to_string_lossy()
-            ));
-        }
-    }
-    ids.sort();
-    ids
+    profile_scenario_ids(PROFILE)
 }
 
 /// Scenario case ids from `dbm-stream-v1/<family>/<name>` suffixes.

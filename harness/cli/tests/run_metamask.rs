@@ -14,7 +14,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use backproof_report::Outcome;
-use common::{RunOut, quoted_exe, root, run, tool_available};
+use common::{
+    RunOut, profile_scenario_ids, profile_vectors, quoted_exe, root, run, tool_available,
+};
 use serde_json::Value;
 
 mod common;
@@ -47,15 +49,7 @@ fn library_here() -> bool {
 
 /// Every test of the vector file, by tcId.
 fn vectors() -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(root().join("vectors/metamask-vault/metamask-vault.json")).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    doc["testGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["tests"].as_array().unwrap().clone())
-        .collect()
+    profile_vectors("metamask-vault")
 }
 
 #[test]
@@ -170,20 +164,7 @@ fn a_client_that_damages_opened_plaintexts_fails() {
 
 /// The ids of the profile's store cases, from the scenario files themselves.
 fn store_case_ids() -> BTreeSet<String> {
-    let dir = root().join("scenarios/metamask-vault");
-    let mut ids = BTreeSet::new();
-    for family in std::fs::read_dir(&dir).unwrap() {
-        let family = family.unwrap().path();
-        for f in std::fs::read_dir(&family).unwrap() {
-            let f = f.unwrap().path();
-            ids.insert(format!(
-                "metamask-vault/{}/{}",
-                family.file_name().unwrap().to_string_lossy(),
-                f.file_stem().unwrap().to_string_lossy()
-            ));
-        }
-    }
-    ids
+    profile_scenario_ids("metamask-vault").into_iter().collect()
 }
 
 const CRASH_CASES: [&str; 2] = [

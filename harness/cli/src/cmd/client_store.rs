@@ -158,6 +158,23 @@ fn report(result: Result<String, StoreError>) -> u8 {
     }
 }
 
+/// Ends a restore: the opened bytes go to `out` and its line to stdout, or nothing is
+/// written and the failure is reported.
+fn restored<T>(
+    result: Result<T, StoreError>,
+    out: &Path,
+    plaintext: impl Fn(&T) -> &[u8],
+    line: impl FnOnce(&T) -> String,
+) -> anyhow::Result<u8> {
+    Ok(match result {
+        Ok(r) => {
+            write_out(out, plaintext(&r))?;
+            report(Ok(line(&r)))
+        }
+        Err(e) => failed(&e),
+    })
+}
+
 fn byok(command: Command, rt: &Runtime) -> anyhow::Result<u8> {
     let profile = Profile::ByokJsonV1;
     let conn = command.conn();
@@ -187,19 +204,20 @@ fn byok(command: Command, rt: &Runtime) -> anyhow::Result<u8> {
         }
         Command::Restore { secret, out, .. } => {
             let pass = secret_of(&secret, profile)?;
-            match rt.block_on(store.restore(&pass)) {
-                Ok(b) => {
-                    write_out(&out, &b.plaintext)?;
-                    report(Ok(format!(
+            restored(
+                rt.block_on(store.restore(&pass)),
+                &out,
+                |b| &b.plaintext,
+                |b| {
+                    format!(
                         "restored {} bytes (created {}, updated {}) to {}",
                         b.plaintext.len(),
                         b.created_at,
                         b.updated_at,
                         out.display()
-                    )))
-                }
-                Err(e) => failed(&e),
-            }
+                    )
+                },
+            )?
         }
         Command::Rotate {
             secret,
@@ -231,10 +249,12 @@ fn byok(command: Command, rt: &Runtime) -> anyhow::Result<u8> {
                 let what = format!("candidate {:?}", c.id);
                 tried.push((c.id, passphrase(c.secret, &what, profile)?));
             }
-            match rt.block_on(store.recover(&tried)) {
-                Ok(r) => {
-                    write_out(&out, &r.backup.plaintext)?;
-                    report(Ok(format!(
+            restored(
+                rt.block_on(store.recover(&tried)),
+                &out,
+                |r| &r.backup.plaintext,
+                |r| {
+                    format!(
                         "candidate {:?} opens the {} object; {} bytes written to {}",
                         r.matched,
                         match r.source {
@@ -244,10 +264,9 @@ fn byok(command: Command, rt: &Runtime) -> anyhow::Result<u8> {
                         },
                         r.backup.plaintext.len(),
                         out.display()
-                    )))
-                }
-                Err(e) => failed(&e),
-            }
+                    )
+                },
+            )?
         }
         Command::Delete { .. } => report(rt.block_on(async {
             store.delete().await?;
@@ -296,17 +315,12 @@ fn vault(command: Command, rt: &Runtime) -> anyhow::Result<u8> {
         }
         Command::Restore { secret, out, .. } => {
             let password = secret_of(&secret, profile)?;
-            match rt.block_on(store.restore(&password)) {
-                Ok(plaintext) => {
-                    write_out(&out, &plaintext)?;
-                    report(Ok(format!(
-                        "restored {} bytes to {}",
-                        plaintext.len(),
-                        out.display()
-                    )))
-                }
-                Err(e) => failed(&e),
-            }
+            restored(
+                rt.block_on(store.restore(&password)),
+                &out,
+                |p| &p[..],
+                |p| format!("restored {} bytes to {}", p.len(), out.display()),
+            )?
         }
         Command::Rotate {
             secret,

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use backproof_report::{Outcome, Report};
+use serde_json::Value;
 
 pub fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_backproof")
@@ -116,4 +117,47 @@ pub fn run(dir: &Path, args: &[&str]) -> RunOut {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         dir: dir.to_path_buf(),
     }
+}
+
+/// Every test of a profile's vector file `vectors/<profile>/<profile>.json`, group after
+/// group, read from the committed file (not from the generator the test judges).
+pub fn profile_vectors(profile: &str) -> Vec<Value> {
+    let path = root().join(format!("vectors/{profile}/{profile}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    doc["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["tests"].as_array().unwrap().clone())
+        .collect()
+}
+
+/// The case ids (`<profile>/vectors/<profile>/<tcId>`) of the vectors `pick` selects, in
+/// file order.
+pub fn profile_vector_ids(profile: &str, pick: impl Fn(&Value) -> bool) -> Vec<String> {
+    profile_vectors(profile)
+        .iter()
+        .filter(|t| pick(t))
+        .map(|t| format!("{profile}/vectors/{profile}/{}", t["tcId"]))
+        .collect()
+}
+
+/// The ids (`<profile>/<family>/<name>`) of a profile's store scenarios, from the files
+/// under `scenarios/<profile>/<family>/`, sorted.
+pub fn profile_scenario_ids(profile: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for family in std::fs::read_dir(root().join("scenarios").join(profile)).unwrap() {
+        let family = family.unwrap().path();
+        for f in std::fs::read_dir(&family).unwrap() {
+            let f = f.unwrap().path();
+            ids.push(format!(
+                "{profile}/{}/{}",
+                family.file_name().unwrap().to_string_lossy(),
+                f.file_stem().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    ids.sort();
+    ids
 }

@@ -1373,29 +1373,14 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn committed() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../vectors")
-            .join(FILE)
-    }
-
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        let text = generate_text();
-        if std::env::var_os("BACKPROOF_WRITE_BYOK_VECTORS").is_some() {
-            std::fs::create_dir_all(committed().parent().unwrap()).unwrap();
-            std::fs::write(committed(), &text).unwrap();
-        }
-        let on_disk = std::fs::read_to_string(committed()).unwrap();
-        assert!(
-            on_disk == text,
-            "{FILE} differs from the generator's output; regenerate it"
+        super::super::profile_file::assert_regenerates(
+            FILE,
+            &generate_text(),
+            "BACKPROOF_WRITE_BYOK_VECTORS",
+            check,
         );
-        let doc: Value = serde_json::from_str(&on_disk).unwrap();
-        let results = check(&doc);
-        assert_eq!(results.len() as u64, doc["numberOfTests"].as_u64().unwrap());
-        let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
-        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     #[test]

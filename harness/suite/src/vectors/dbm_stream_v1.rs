@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::json::to_canonical;
-use super::profile_file::{Runner, tests};
+use super::profile_file::{Runner, allowed, grade, tests};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -1176,19 +1176,12 @@ fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, Strin
 }
 
 fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome, String> {
-    let expected = t["result"].as_str().ok_or("vector has no result")?;
     let op = t["op"].as_str().unwrap_or("open");
     if !imp.offers(PROFILE, op) {
         return Ok(CaseOutcome::Unsupported { op: op.into() });
     }
-    let mut allowed = vec![expected];
-    allowed.extend(
-        t["accept"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str),
-    );
+    let allowed = allowed(t)?;
+    let expected = allowed[0];
     // Every open restores to a fresh output path: after a failure it must hold nothing.
     let output = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
     let dump = output.path().join("restored.sql");
@@ -1215,36 +1208,10 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
         }
         _ => {}
     }
-    let got = match &answer {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => e.class.clone(),
-    };
-    if !allowed.contains(&got.as_str()) {
-        return Ok(CaseOutcome::Fail {
-            expected: allowed.join(" or "),
-            observed: match answer {
-                Ok(r) if op == "recover" => format!("ok, matched {}", r["matched"]),
-                Ok(_) => "ok".to_owned(),
-                Err(e) => format!("{} ({})", e.class, e.message),
-            },
-        });
-    }
-    if let Ok(result) = &answer
-        && let Some(wrong) = wrong_ok(t, op, result)?
-    {
-        return Ok(CaseOutcome::Fail {
-            expected: format!("{op} ok as the vector says"),
-            observed: wrong,
-        });
-    }
-    Ok(if got == expected {
-        CaseOutcome::Pass
-    } else {
-        CaseOutcome::PassAcceptable {
-            reason: format!(
-                "{got} for {expected}: the design has no key check, so a wrong key and damage are the same tag failure (advisory no-key-check; docs/profiles/dbm-stream-v1.md §5)"
-            ),
-        }
+    grade(op, &allowed, &answer, &mut |r| wrong_ok(t, op, r), &|got| {
+        (got != expected).then(|| format!(
+            "{got} for {expected}: the design has no key check, so a wrong key and damage are the same tag failure (advisory no-key-check; docs/profiles/dbm-stream-v1.md §5)"
+        ))
     })
 }
 
@@ -1266,29 +1233,14 @@ mod tests {
         DOC.get_or_init(generate)
     }
 
-    fn committed() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../vectors")
-            .join(FILE)
-    }
-
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        let text = to_canonical(generated());
-        if std::env::var_os("BACKPROOF_WRITE_DBM_VECTORS").is_some() {
-            std::fs::create_dir_all(committed().parent().unwrap()).unwrap();
-            std::fs::write(committed(), &text).unwrap();
-        }
-        let on_disk = std::fs::read_to_string(committed()).unwrap();
-        assert!(
-            on_disk == text,
-            "{FILE} differs from the generator's output; regenerate it"
+        super::super::profile_file::assert_regenerates(
+            FILE,
+            &to_canonical(generated()),
+            "BACKPROOF_WRITE_DBM_VECTORS",
+            check,
         );
-        let doc: Value = serde_json::from_str(&on_disk).unwrap();
-        let results = check(&doc);
-        assert_eq!(results.len() as u64, doc["numberOfTests"].as_u64().unwrap());
-        let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
-        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     /// Each group's first test with its expectation changed must fail the checker.

@@ -17,7 +17,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Map, Value, json};
 
 use super::json::to_canonical;
-use super::profile_file::Runner;
+use super::profile_file::{Runner, allowed, grade};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -1578,47 +1578,20 @@ fn run_through(
             );
             (vec![recorded], plaintext, Some(reason))
         }
-        None => {
-            let mut allowed = vec![expected];
-            allowed.extend(
-                t["accept"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str),
-            );
-            (allowed, vector_plaintext, None)
-        }
+        None => (allowed(t)?, vector_plaintext, None),
     };
     let answer = imp.call_json(op, request(t, op)?)?;
-    let got = match &answer {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => e.class.clone(),
-    };
-    if !allowed.contains(&got.as_str()) {
-        return Ok(CaseOutcome::Fail {
-            expected: allowed.join(" or "),
-            observed: match answer {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => format!("{} ({})", e.class, e.message),
-            },
-        });
-    }
-    if let Ok(result) = &answer
-        && let Some(wrong) = check_ok(t, op, result, plaintext.as_deref(), imp)?
-    {
-        return Ok(CaseOutcome::Fail {
-            expected: format!("{op} ok as the vector says"),
-            observed: wrong,
-        });
-    }
-    Ok(match disagreeing {
-        Some(reason) => CaseOutcome::PassAcceptable { reason },
-        None if got == expected => CaseOutcome::Pass,
-        None => CaseOutcome::PassAcceptable {
-            reason: format!("{got} for {expected}: {ACCEPT_REASON}"),
+    grade(
+        op,
+        &allowed,
+        &answer,
+        &mut |r| check_ok(t, op, r, plaintext.as_deref(), imp),
+        &|got| {
+            disagreeing.clone().or_else(|| {
+                (got != expected).then(|| format!("{got} for {expected}: {ACCEPT_REASON}"))
+            })
         },
-    })
+    )
 }
 
 /// How `backproof vectors check` and `backproof run` check this file (`super::check_profile`).
@@ -1651,21 +1624,12 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        let text = to_canonical(generated());
-        if std::env::var_os("BACKPROOF_WRITE_METAMASK_VECTORS").is_some() {
-            std::fs::create_dir_all(committed().parent().unwrap()).unwrap();
-            std::fs::write(committed(), &text).unwrap();
-        }
-        let on_disk = std::fs::read_to_string(committed()).unwrap();
-        assert!(
-            on_disk == text,
-            "{FILE} differs from the generator's output; regenerate it"
+        super::super::profile_file::assert_regenerates(
+            FILE,
+            &to_canonical(generated()),
+            "BACKPROOF_WRITE_METAMASK_VECTORS",
+            check,
         );
-        let doc: Value = serde_json::from_str(&on_disk).unwrap();
-        let results = check(&doc);
-        assert_eq!(results.len() as u64, doc["numberOfTests"].as_u64().unwrap());
-        let failures: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
-        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     #[test]
