@@ -43,26 +43,45 @@ pub const KEY_PREFIX: &str = "v0/";
 // Request bodies.
 
 /// A JSON request body; every way it can be wrong is a problem of its own: not declared
-/// JSON → 415, over [`MAX_JSON_BYTES`] → 413, not JSON, a field missing, unknown or of the
-/// wrong type → 400 `invalid-request` (with serde's message, which names the field).
+/// JSON → 415, over [`MAX_JSON_BYTES`] → 413, not JSON, not an object, a field missing,
+/// unknown or of the wrong type → 400 `invalid-request` (with serde's message, which names
+/// the field).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
-                ProblemKind::UnsupportedMediaType,
-                "send the request as Content-Type: application/json",
-            )),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Problem::new(
-                ProblemKind::TooLarge,
-                format!("the JSON body is over {MAX_JSON_BYTES} bytes"),
-            )),
-            Err(r) => Err(Problem::new(ProblemKind::InvalidRequest, r.body_text())),
+        let value = match Json::<Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(Problem::new(
+                    ProblemKind::UnsupportedMediaType,
+                    "send the request as Content-Type: application/json",
+                ));
+            }
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Problem::new(
+                    ProblemKind::TooLarge,
+                    format!("the JSON body is over {MAX_JSON_BYTES} bytes"),
+                ));
+            }
+            Err(r) => return Err(Problem::new(ProblemKind::InvalidRequest, r.body_text())),
+        };
+        // Through a Value so that only an object is read as one: serde's derived structs
+        // would also take an array of the fields in order.
+        if !value.is_object() {
+            return Err(Problem::new(
+                ProblemKind::InvalidRequest,
+                "the body must be a JSON object (`{}` when there is nothing to send)",
+            ));
         }
+        serde_json::from_value(value).map(JsonBody).map_err(|e| {
+            Problem::new(
+                ProblemKind::InvalidRequest,
+                format!("the JSON body does not fit this endpoint: {e}"),
+            )
+        })
     }
 }
 
