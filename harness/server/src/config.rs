@@ -336,4 +336,37 @@ mod tests {
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("-1").is_err());
     }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        use clap::Parser;
+        let mut argv = vec!["server"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().args.into_config()
+    }
+
+    #[test]
+    fn v0_flags_reach_the_config() {
+        let d = parse(&[]);
+        assert_eq!(d.v0_upload_url_expiry, DEFAULT_V0_UPLOAD_URL_EXPIRY);
+        assert_eq!(d.v0_download_url_expiry, DEFAULT_V0_DOWNLOAD_URL_EXPIRY);
+        assert_eq!(d.unsafe_flags, UnsafeFlags::default());
+        let c = parse(&[
+            "--v0-upload-url-expiry",
+            "90s",
+            "--v0-download-url-expiry",
+            "2m",
+            "--unsafe-complete-trusts-client-size",
+            "--unsafe-any-backup-version",
+        ]);
+        assert_eq!(c.v0_upload_url_expiry, Duration::from_secs(90));
+        assert_eq!(c.v0_download_url_expiry, Duration::from_secs(120));
+        assert!(c.unsafe_flags.complete_trusts_client_size);
+        assert!(c.unsafe_flags.any_backup_version);
+    }
 }

@@ -483,6 +483,24 @@ async fn every_request_rule() {
     )
     .await
     .ok(200);
+    // A number without a fraction is an integer, as in JSON Schema (and JavaScript).
+    let u = v0
+        .post(
+            "upload_url",
+            &alice,
+            json!({"backup_version": 2.0, "backup_size": 64.0}),
+        )
+        .await
+        .ok(200);
+    assert!(u["s3_key"].as_str().unwrap().starts_with("v0/alice/2/"));
+    v0.post("download_url", &alice, json!({"backup_version": 1.0}))
+        .await
+        .problem(404, "no-backup");
+    for v in [json!(1e300), json!(u64::MAX), json!(-1e19)] {
+        v0.post("delete", &alice, json!({"backup_version": v}))
+            .await
+            .problem(400, "invalid-request");
+    }
     v0.post(
         "upload_url",
         &alice,

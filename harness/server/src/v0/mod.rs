@@ -88,7 +88,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadUrlReq {
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
+    #[serde(deserialize_with = "integer")]
     backup_size: i64,
 }
 
@@ -96,7 +98,9 @@ pub struct UploadUrlReq {
 #[serde(deny_unknown_fields)]
 pub struct CompleteReq {
     s3_key: String,
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
+    #[serde(deserialize_with = "integer")]
     backup_size: i64,
 }
 
@@ -108,13 +112,14 @@ pub struct ListReq {}
 #[serde(deny_unknown_fields)]
 pub struct DownloadUrlReq {
     /// Absent or null: the latest slot.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
     backup_version: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteReq {
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
 }
 
@@ -124,6 +129,29 @@ pub struct SettingsReq {
     /// Absent: read the settings without changing them.
     #[serde(default)]
     backup_enabled: Option<bool>,
+}
+
+/// An integer field: a JSON number with no fractional part, so `2` and `2.0` alike (JSON
+/// Schema's `integer`, what docs/openapi.yaml promises, and what a JavaScript client cannot
+/// tell apart); `2.5`, a string or a number past 64 bits is refused.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // 2^63 is the first f64 past i64::MAX.
+        Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not an integer of at most 64 bits"
+        ))),
+    }
+}
+
+fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|Wrap(i)| i))
 }
 
 // ---------------------------------------------------------------------------------------
