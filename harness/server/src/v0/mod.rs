@@ -299,6 +299,7 @@ pub async fn complete_upload(
             ),
         ));
     }
+    let sweep = st.v0_sweep.read().await;
     if !st.config.unsafe_flags.complete_trusts_client_size {
         let head = st
             .s3
@@ -332,6 +333,7 @@ pub async fn complete_upload(
     let done = store::commit(&st.db, &user, version, &req.s3_key, size)
         .await
         .map_err(unavailable)?;
+    drop(sweep);
     if let Some(old) = &done.replaced_key {
         delete_unnamed(&st, old).await;
     }
