@@ -93,12 +93,18 @@ pub type Hook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send 
 pub struct Hooks {
     /// Runs in GET /v1/backup between reading the row and fetching its object.
     pub get_after_row_read: Option<Hook>,
+    /// Runs in POST /v0/backup/complete_upload between its HEAD and its commit.
+    pub v0_complete_after_head: Option<Hook>,
 }
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("get_after_row_read", &self.get_after_row_read.is_some())
+            .field(
+                "v0_complete_after_head",
+                &self.v0_complete_after_head.is_some(),
+            )
             .finish()
     }
 }

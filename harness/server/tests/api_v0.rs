@@ -1033,3 +1033,88 @@ async fn any_backup_version_lets_a_third_slot_in() {
         }
     }
 }
+
+/// A sweep racing a `complete_upload`: the hook starts a sweep of the same server between
+/// the complete's HEAD and its commit, with the object old enough and named by no row yet,
+/// and gives it three seconds to delete it. It must not: the sweep waits for the commit and
+/// then finds the row (docs/API-v0.md, "Key layout and the crash invariant").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_never_deletes_an_object_between_a_completes_head_and_its_commit() {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    type Sweep = tokio::task::JoinHandle<Result<backproof_server::SweepStats, String>>;
+    let env = Env::start("v0_sweep_race").await;
+    let handle: Arc<OnceLock<backproof_server::ServerHandle>> = Arc::default();
+    let key: Arc<OnceLock<String>> = Arc::default();
+    let sweep: Arc<Mutex<Option<Sweep>>> = Arc::default();
+    let s3 = env.stack.s3.client().await;
+    let bucket = env.stack.s3.bucket().to_owned();
+    let hook: backproof_server::Hook = {
+        let (handle, key, sweep) = (handle.clone(), key.clone(), sweep.clone());
+        Arc::new(move || {
+            let (handle, key, sweep) = (handle.clone(), key.clone(), sweep.clone());
+            let (s3, bucket) = (s3.clone(), bucket.clone());
+            Box::pin(async move {
+                let h = handle.get().expect("handle set").clone();
+                let task: Sweep =
+                    tokio::spawn(async move { h.sweep_now().await.map_err(|e| e.to_string()) });
+                *sweep.lock().unwrap() = Some(task);
+                let key = key.get().expect("key set").clone();
+                // Until the object is gone or three seconds passed: a sweep that can delete
+                // it here has done so by then on any machine.
+                let _ = tokio::time::timeout(Duration::from_secs(3), async {
+                    loop {
+                        let head = s3.head_object().bucket(&bucket).key(&key).send().await;
+                        if head.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+                .await;
+            })
+        })
+    };
+    let mut cfg = config(&env);
+    cfg.orphan_grace = Duration::from_secs(2);
+    cfg.hooks.v0_complete_after_head = Some(hook);
+    let (base, h) = env.server(cfg).await;
+    handle.set(h).unwrap();
+    let v0 = V0::new(&base);
+    let alice = token("alice");
+    let u = v0
+        .post(
+            "upload_url",
+            &alice,
+            json!({"backup_version": 1, "backup_size": 64}),
+        )
+        .await
+        .ok(200);
+    key.set(u["s3_key"].as_str().unwrap().to_owned()).unwrap();
+    assert_eq!(
+        put(&v0.c, u["upload_url"].as_str().unwrap(), blob(1, 64)).await,
+        StatusCode::OK
+    );
+    // Old enough for the sweep (its clock counts whole seconds).
+    let aged = Utc::now() + chrono::Duration::seconds(3);
+    while Utc::now() < aged {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    v0.post(
+        "complete_upload",
+        &alice,
+        json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
+    )
+    .await
+    .ok(200);
+    let task = sweep
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the hook started a sweep");
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.deleted, 0, "{stats:?}");
+    assert!(exists(&env, u["s3_key"].as_str().unwrap()).await);
+    let (_, status, got) = v0.restore(&alice, None).await;
+    assert_eq!((status, got), (StatusCode::OK, blob(1, 64)));
+}

@@ -330,6 +330,9 @@ pub async fn complete_upload(
     } else {
         tracing::warn!("--unsafe-complete-trusts-client-size: recording the client's size");
     }
+    if let Some(hook) = &st.config.hooks.v0_complete_after_head {
+        hook().await;
+    }
     let done = store::commit(&st.db, &user, version, &req.s3_key, size)
         .await
         .map_err(unavailable)?;
