@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use crate::auth;
 use crate::extract::{AuthUser, IfMatch, Precondition};
 use crate::problem::{Problem, ProblemKind};
 use crate::storage::{self, BackupRow, StorageError};
+use crate::v0;
 use crate::write::{self, UploadSlots};
 
 /// Bodies shorter than this are refused: a zero-byte or truncated upload must never replace
@@ -48,6 +49,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/backup", "HEAD"),
     ("/v1/backup", "POST"),
     ("/v1/backup", "DELETE"),
+    ("/v0/backup/upload_url", "POST"),
+    ("/v0/backup/complete_upload", "POST"),
+    ("/v0/backup/list", "POST"),
+    ("/v0/backup/download_url", "POST"),
+    ("/v0/backup/delete", "POST"),
+    ("/v0/backup/settings", "POST"),
     ("/healthz", "GET"),
     ("/healthz", "HEAD"),
     ("/readyz", "GET"),
@@ -61,12 +68,24 @@ fn endpoint(path: &str, method: &str) -> MethodRouter<Shared> {
         ("/v1/backup", "HEAD") => head(head_backup),
         ("/v1/backup", "POST") => post(post_backup),
         ("/v1/backup", "DELETE") => delete(delete_backup),
+        ("/v0/backup/upload_url", "POST") => v0_json(post(v0::upload_url)),
+        ("/v0/backup/complete_upload", "POST") => v0_json(post(v0::complete_upload)),
+        ("/v0/backup/list", "POST") => v0_json(post(v0::list)),
+        ("/v0/backup/download_url", "POST") => v0_json(post(v0::download_url)),
+        ("/v0/backup/delete", "POST") => v0_json(post(v0::delete)),
+        ("/v0/backup/settings", "POST") => v0_json(post(v0::settings)),
         ("/healthz", "GET" | "HEAD") => on(method_filter(method), healthz),
         ("/readyz", "GET" | "HEAD") => on(method_filter(method), readyz),
         // Only reachable by adding a ROUTES entry without a handler; every test that builds
         // the router fails then.
         _ => unreachable!("ROUTES entry {method} {path} has no handler"),
     }
+}
+
+/// API v0 bodies are a few JSON fields, never a backup: a small limit, so a large body is
+/// refused (413) without being buffered.
+fn v0_json(route: MethodRouter<Shared>) -> MethodRouter<Shared> {
+    route.layer(DefaultBodyLimit::max(v0::MAX_JSON_BYTES))
 }
 
 fn method_filter(method: &str) -> MethodFilter {
@@ -140,7 +159,7 @@ async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Respo
 async fn not_found() -> Problem {
     Problem::new(
         ProblemKind::NotFound,
-        "no such path; the API lives at /v1/backup",
+        "no such path; the API lives at /v1/backup (v1) and under /v0/backup/ (v0)",
     )
 }
 

@@ -12,6 +12,12 @@ use std::time::Duration;
 /// Default body limit: 2 MiB (docs/API.md).
 pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024;
 
+/// How long an API v0 upload URL is valid by default: the original design's 15 minutes
+/// (docs/API-v0.md).
+pub const DEFAULT_V0_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(15 * 60);
+/// How long an API v0 download URL is valid by default: the original design's 5 minutes.
+pub const DEFAULT_V0_DOWNLOAD_URL_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
 /// Everything the server needs. `Default` gives the documented defaults and empty storage
 /// settings, which [`crate::bind`] refuses with a message naming the missing setting.
 #[derive(Clone)]
@@ -43,6 +49,10 @@ pub struct Config {
     pub max_uploads: usize,
     /// Uploads in progress at once for one user (429 `too-many-uploads` above).
     pub max_uploads_per_user: usize,
+    /// How long a presigned API v0 upload URL (PUT) is valid.
+    pub v0_upload_url_expiry: Duration,
+    /// How long a presigned API v0 download URL (GET) is valid.
+    pub v0_download_url_expiry: Duration,
     /// `fail`-crate spec arming the failpoints (docs/API.md, "Failpoints"); None: inert.
     pub failpoints: Option<String>,
     /// Deliberately broken behaviours, for proving the suite catches them.
@@ -68,6 +78,11 @@ pub struct UnsafeFlags {
     /// A stalled upload body is answered 503 `storage-unavailable`, as when the S3 client
     /// judged the client's pace, instead of 408.
     pub stall_is_unavailable: bool,
+    /// API v0: `complete_upload` does not HEAD the object and records the client's
+    /// `backup_size`, so a row can name a missing object or one of another size.
+    pub complete_trusts_client_size: bool,
+    /// API v0: any `backup_version` is accepted, not only the two slots 1 and 2.
+    pub any_backup_version: bool,
 }
 
 /// An async callback for tests that must interleave with a request deterministically.
@@ -108,6 +123,8 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(30),
             max_uploads: 256,
             max_uploads_per_user: 32,
+            v0_upload_url_expiry: DEFAULT_V0_UPLOAD_URL_EXPIRY,
+            v0_download_url_expiry: DEFAULT_V0_DOWNLOAD_URL_EXPIRY,
             failpoints: None,
             unsafe_flags: UnsafeFlags::default(),
             hooks: Hooks::default(),
@@ -136,6 +153,8 @@ impl std::fmt::Debug for Config {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_uploads", &self.max_uploads)
             .field("max_uploads_per_user", &self.max_uploads_per_user)
+            .field("v0_upload_url_expiry", &self.v0_upload_url_expiry)
+            .field("v0_download_url_expiry", &self.v0_download_url_expiry)
             .field("failpoints", &self.failpoints)
             .field("unsafe_flags", &self.unsafe_flags)
             .finish()
@@ -226,6 +245,12 @@ pub struct ServerArgs {
     /// Postgres connections in the pool.
     #[arg(long, env = "BACKPROOF_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// How long an API v0 upload URL (presigned PUT) is valid (at most 7 days).
+    #[arg(long, env = "BACKPROOF_V0_UPLOAD_URL_EXPIRY", default_value = "15m", value_parser = parse_duration)]
+    pub v0_upload_url_expiry: Duration,
+    /// How long an API v0 download URL (presigned GET) is valid (at most 7 days).
+    #[arg(long, env = "BACKPROOF_V0_DOWNLOAD_URL_EXPIRY", default_value = "5m", value_parser = parse_duration)]
+    pub v0_download_url_expiry: Duration,
     /// Arms failpoints (docs/API.md, "Failpoints").
     #[arg(long, env = "BACKPROOF_FAILPOINTS", hide = true)]
     pub failpoints: Option<String>,
@@ -247,6 +272,12 @@ pub struct ServerArgs {
     /// Answer a stalled upload 503 storage-unavailable instead of 408, for proving the suite.
     #[arg(long, env = "BACKPROOF_UNSAFE_STALL_IS_UNAVAILABLE", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub unsafe_stall_is_unavailable: bool,
+    /// API v0: complete_upload records the client's size without a HEAD, for proving the suite.
+    #[arg(long, env = "BACKPROOF_UNSAFE_COMPLETE_TRUSTS_CLIENT_SIZE", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub unsafe_complete_trusts_client_size: bool,
+    /// API v0: accept any backup_version, not only the slots 1 and 2, for proving the suite.
+    #[arg(long, env = "BACKPROOF_UNSAFE_ANY_BACKUP_VERSION", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub unsafe_any_backup_version: bool,
 }
 
 impl ServerArgs {
@@ -272,6 +303,8 @@ impl ServerArgs {
             header_read_timeout: self.header_read_timeout,
             max_uploads: self.max_uploads,
             max_uploads_per_user: self.max_uploads_per_user,
+            v0_upload_url_expiry: self.v0_upload_url_expiry,
+            v0_download_url_expiry: self.v0_download_url_expiry,
             failpoints: self.failpoints.filter(|s| !s.trim().is_empty()),
             unsafe_flags: UnsafeFlags {
                 overwrite_in_place: self.unsafe_overwrite_in_place,
@@ -280,6 +313,8 @@ impl ServerArgs {
                 never_delete_objects: self.unsafe_never_delete_objects,
                 user_override: self.unsafe_user_override,
                 stall_is_unavailable: self.unsafe_stall_is_unavailable,
+                complete_trusts_client_size: self.unsafe_complete_trusts_client_size,
+                any_backup_version: self.unsafe_any_backup_version,
             },
             hooks: Hooks::default(),
         }

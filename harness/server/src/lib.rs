@@ -1,5 +1,6 @@
 #![forbid(unsafe_code)]
-//! backproof reference server: the v1 backup API (docs/API.md) on Postgres + S3.
+//! backproof reference server: the v1 backup API (docs/API.md) and API v0 (docs/API-v0.md)
+//! on Postgres + S3.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), backproof_server::ServerError> {
@@ -33,13 +34,14 @@ pub mod failpoint;
 mod problem;
 mod storage;
 mod sweep;
+mod v0;
 mod write;
 
 pub use api::{MIN_BLOB_BYTES, ROUTES};
 pub use auth::{mint_token, user_from_header, valid_user, verify_token};
 pub use config::{
-    Config, DEFAULT_MAX_BLOB_BYTES, Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration,
-    redact_url,
+    Config, DEFAULT_MAX_BLOB_BYTES, DEFAULT_V0_DOWNLOAD_URL_EXPIRY, DEFAULT_V0_UPLOAD_URL_EXPIRY,
+    Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration, redact_url,
 };
 pub use conn::{LINGER_MAX_BYTES, LINGER_TIME};
 pub use extract::Precondition;
@@ -133,6 +135,16 @@ pub async fn bind(config: Config) -> Result<Server, ServerError> {
         return Err(ServerError::Config(
             "--body-idle-timeout and --header-read-timeout must be above zero".into(),
         ));
+    }
+    for (flag, d) in [
+        ("--v0-upload-url-expiry", config.v0_upload_url_expiry),
+        ("--v0-download-url-expiry", config.v0_download_url_expiry),
+    ] {
+        if d < std::time::Duration::from_secs(1) || d > v0::MAX_URL_EXPIRY {
+            return Err(ServerError::Config(format!(
+                "{flag} must be 1 s to 7 days (what a SigV4 presigned URL can carry), not {d:?}"
+            )));
+        }
     }
     failpoint::warn_plain_name();
     if let Some(spec) = &config.failpoints {

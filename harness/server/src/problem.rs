@@ -34,11 +34,30 @@ pub enum ProblemKind {
     StorageUnavailable,
     /// 500: an invariant broke (logged); nothing was committed.
     Internal,
+    /// 400 (API v0): the JSON body is not JSON, has a field of the wrong type, misses a
+    /// required field or has an unknown one.
+    InvalidRequest,
+    /// 415 (API v0): the body is not declared `application/json`.
+    UnsupportedMediaType,
+    /// 400 (API v0): `backup_version` is not one of the two slots, 1 or 2.
+    InvalidBackupVersion,
+    /// 400 (API v0): `backup_size` is below 1.
+    InvalidBackupSize,
+    /// 413 (API v0): `backup_size` (or the JSON body itself) is over the limit.
+    TooLarge,
+    /// 400 (API v0): `s3_key` is not a key this server minted for this user and slot.
+    ForeignKey,
+    /// 400 (API v0): `complete_upload` found no object at `s3_key`.
+    UploadMissing,
+    /// 400 (API v0): the object at `s3_key` does not have `backup_size` bytes.
+    SizeMismatch,
+    /// 404 (API v0): the user has no backup in the slot asked for (or none at all).
+    NoBackup,
 }
 
 impl ProblemKind {
     /// Every kind, for documentation checks.
-    pub const ALL: [ProblemKind; 13] = [
+    pub const ALL: [ProblemKind; 22] = [
         ProblemKind::Unauthorized,
         ProblemKind::InvalidPrecondition,
         ProblemKind::BodyTooSmall,
@@ -52,6 +71,15 @@ impl ProblemKind {
         ProblemKind::VersionConflict,
         ProblemKind::StorageUnavailable,
         ProblemKind::Internal,
+        ProblemKind::InvalidRequest,
+        ProblemKind::UnsupportedMediaType,
+        ProblemKind::InvalidBackupVersion,
+        ProblemKind::InvalidBackupSize,
+        ProblemKind::TooLarge,
+        ProblemKind::ForeignKey,
+        ProblemKind::UploadMissing,
+        ProblemKind::SizeMismatch,
+        ProblemKind::NoBackup,
     ];
 
     /// The stable `type` URI.
@@ -70,6 +98,15 @@ impl ProblemKind {
             ProblemKind::VersionConflict => "urn:backproof:problem:version-conflict",
             ProblemKind::StorageUnavailable => "urn:backproof:problem:storage-unavailable",
             ProblemKind::Internal => "urn:backproof:problem:internal",
+            ProblemKind::InvalidRequest => "urn:backproof:problem:invalid-request",
+            ProblemKind::UnsupportedMediaType => "urn:backproof:problem:unsupported-media-type",
+            ProblemKind::InvalidBackupVersion => "urn:backproof:problem:invalid-backup-version",
+            ProblemKind::InvalidBackupSize => "urn:backproof:problem:invalid-backup-size",
+            ProblemKind::TooLarge => "urn:backproof:problem:too-large",
+            ProblemKind::ForeignKey => "urn:backproof:problem:foreign-key",
+            ProblemKind::UploadMissing => "urn:backproof:problem:upload-missing",
+            ProblemKind::SizeMismatch => "urn:backproof:problem:size-mismatch",
+            ProblemKind::NoBackup => "urn:backproof:problem:no-backup",
         }
     }
 
@@ -79,12 +116,19 @@ impl ProblemKind {
             ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemKind::InvalidPrecondition
             | ProblemKind::BodyTooSmall
-            | ProblemKind::InvalidBody => StatusCode::BAD_REQUEST,
-            ProblemKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            | ProblemKind::InvalidBody
+            | ProblemKind::InvalidRequest
+            | ProblemKind::InvalidBackupVersion
+            | ProblemKind::InvalidBackupSize
+            | ProblemKind::ForeignKey
+            | ProblemKind::UploadMissing
+            | ProblemKind::SizeMismatch => StatusCode::BAD_REQUEST,
+            ProblemKind::BodyTooLarge | ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ProblemKind::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
             ProblemKind::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
-            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::NotFound | ProblemKind::NoBackup => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::VersionConflict => StatusCode::CONFLICT,
             ProblemKind::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +152,15 @@ impl ProblemKind {
             ProblemKind::VersionConflict => "Version conflict",
             ProblemKind::StorageUnavailable => "Storage unavailable",
             ProblemKind::Internal => "Internal server error",
+            ProblemKind::InvalidRequest => "Invalid JSON request",
+            ProblemKind::UnsupportedMediaType => "Request body is not JSON",
+            ProblemKind::InvalidBackupVersion => "No such backup slot",
+            ProblemKind::InvalidBackupSize => "Invalid backup size",
+            ProblemKind::TooLarge => "Backup too large",
+            ProblemKind::ForeignKey => "Not an upload key of this user and slot",
+            ProblemKind::UploadMissing => "Uploaded object not found",
+            ProblemKind::SizeMismatch => "Uploaded object has another size",
+            ProblemKind::NoBackup => "No backup",
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The orphan sweeper: deletes objects under `backups/` that no row references and that are
-//! older than the grace period. Orphans come from crashes between the S3 PUT and the commit,
-//! from failed deletes of previous versions, and from lost compare-and-sets whose cleanup
-//! failed. The grace period protects uploads of *other* server processes sharing the bucket
-//! that have not committed yet; uploads of this process are protected by its in-flight set.
+//! The orphan sweeper: deletes objects under `backups/` (API v1) and `v0/` (API v0) that no
+//! row references and that are older than the grace period. Orphans come from crashes
+//! between the S3 PUT and the commit, from failed deletes of previous versions, from lost
+//! compare-and-sets whose cleanup failed, and (v0) from presigned uploads never completed.
+//! The grace period protects uploads of *other* server processes sharing the bucket that
+//! have not committed yet, and v0 uploads between the client's PUT and its
+//! `complete_upload` (the grace counts from the PUT); v1 uploads of this process are also
+//! protected by its in-flight set.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,15 +16,45 @@ use crate::storage::{self, StorageError};
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepStats {
-    /// Objects listed under `backups/`.
+    /// Objects listed under `backups/` and `v0/`.
     pub listed: usize,
     /// Unreferenced objects old enough that were deleted.
     pub deleted: usize,
 }
 
+/// Which rows name the objects under a prefix.
+#[derive(Debug, Clone, Copy)]
+enum Area {
+    /// `backups/`: the `backups` table (API v1).
+    V1,
+    /// `v0/`: the `backup_metadata` table (API v0).
+    V0,
+}
+
 pub async fn sweep_once(st: &AppState) -> Result<SweepStats, StorageError> {
+    let mut stats = SweepStats::default();
+    for area in [Area::V1, Area::V0] {
+        let s = sweep_area(st, area).await?;
+        stats.listed += s.listed;
+        stats.deleted += s.deleted;
+    }
+    if stats.deleted > 0 {
+        tracing::info!(
+            deleted = stats.deleted,
+            listed = stats.listed,
+            "swept orphan objects"
+        );
+    }
+    Ok(stats)
+}
+
+async fn sweep_area(st: &AppState, area: Area) -> Result<SweepStats, StorageError> {
     let bucket = &st.config.s3_bucket;
-    let objects = storage::list_objects(&st.s3, bucket, "backups/").await?;
+    let prefix = match area {
+        Area::V1 => "backups/",
+        Area::V0 => crate::v0::KEY_PREFIX,
+    };
+    let objects = storage::list_objects(&st.s3, bucket, prefix).await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -55,18 +88,14 @@ pub async fn sweep_once(st: &AppState) -> Result<SweepStats, StorageError> {
                 .cloned()
                 .collect()
         };
-        let referenced = storage::referenced(&st.db, &idle).await?;
+        let referenced = match area {
+            Area::V1 => storage::referenced(&st.db, &idle).await?,
+            Area::V0 => crate::v0::referenced(&st.db, &idle).await?,
+        };
         for key in idle.iter().filter(|k| !referenced.contains(k)) {
             storage::delete_object(&st.s3, bucket, key).await?;
             stats.deleted += 1;
         }
-    }
-    if stats.deleted > 0 {
-        tracing::info!(
-            deleted = stats.deleted,
-            listed = stats.listed,
-            "swept orphan objects"
-        );
     }
     Ok(stats)
 }

@@ -53,11 +53,16 @@ impl Env {
 
     /// Object keys under backups/ in S3, sorted.
     pub async fn objects(&self) -> Vec<String> {
+        self.objects_under("backups/").await
+    }
+
+    /// Object keys under `prefix` in S3, sorted.
+    pub async fn objects_under(&self, prefix: &str) -> Vec<String> {
         let client = self.stack.s3.client().await;
         let resp = client
             .list_objects_v2()
             .bucket(self.stack.s3.bucket())
-            .prefix("backups/")
+            .prefix(prefix)
             .send()
             .await
             .expect("list objects");
