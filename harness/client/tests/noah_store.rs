@@ -12,7 +12,8 @@ use backproof_stack::{Stack, StackChoice};
 use serde_json::{Value, json};
 
 const AUTH: &str = "noah-store-test-secret";
-const SEED: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const SEED: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
 struct World {
     stack: Stack,
@@ -180,7 +181,10 @@ async fn rolling_slots_restore_list_delete_and_settings() {
     assert_eq!(r.slot.backup_version, 1);
     let d = alice.backup(SEED, b"database D").await.unwrap();
     assert_eq!(d.backup_version, 2, "and the fourth the slot of B");
-    assert_eq!(&alice.restore(SEED).await.unwrap().plaintext[..], b"database D");
+    assert_eq!(
+        &alice.restore(SEED).await.unwrap().plaintext[..],
+        b"database D"
+    );
 
     // Another user sees none of it.
     let bob = NoahStore::new(&c, w.user("bob")).unwrap();
@@ -200,13 +204,20 @@ async fn rolling_slots_restore_list_delete_and_settings() {
 
     alice.delete(2).await.unwrap();
     assert_eq!(versions(&alice.list().await.unwrap()), [1]);
-    assert_eq!(&alice.restore(SEED).await.unwrap().plaintext[..], b"database C");
+    assert_eq!(
+        &alice.restore(SEED).await.unwrap().plaintext[..],
+        b"database C"
+    );
     assert_eq!(
         alice.delete(2).await.unwrap_err().class(),
         ErrorClass::NotFound
     );
     let e = alice.delete(3).await.unwrap_err();
-    assert_eq!(e.class(), ErrorClass::Malformed, "slot 3 does not exist: {e}");
+    assert_eq!(
+        e.class(),
+        ErrorClass::Malformed,
+        "slot 3 does not exist: {e}"
+    );
     // With slot 2 free again, the next backup fills it even though slot 1 is the latest.
     assert_eq!(alice.backup(SEED, b"E").await.unwrap().backup_version, 2);
 
@@ -216,7 +227,11 @@ async fn rolling_slots_restore_list_delete_and_settings() {
         url: w.url.clone(),
         token: "bpt1.alice.AAAA".into(),
     };
-    let e = NoahStore::new(&c, forged).unwrap().list().await.unwrap_err();
+    let e = NoahStore::new(&c, forged)
+        .unwrap()
+        .list()
+        .await
+        .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Unauthorized, "{e}");
     let gone = Server {
         url: "http://127.0.0.1:9".into(),
@@ -253,9 +268,21 @@ async fn a_damaged_latest_falls_back_to_the_other_slot() {
     // Each kind of damage to the latest object: the older slot restores, and the restore
     // says which slot it passed over and why.
     let cases: [(&str, Option<Vec<u8>>, ErrorClass); 5] = [
-        ("one character changed", Some(flip_one_char(good.clone())), ErrorClass::WrongKey),
-        ("cut by one byte", Some(good[..good.len() - 1].to_vec()), ErrorClass::Malformed),
-        ("replaced by text", Some(b"not a backup\n".to_vec()), ErrorClass::Malformed),
+        (
+            "one character changed",
+            Some(flip_one_char(good.clone())),
+            ErrorClass::WrongKey,
+        ),
+        (
+            "cut by one byte",
+            Some(good[..good.len() - 1].to_vec()),
+            ErrorClass::Malformed,
+        ),
+        (
+            "replaced by text",
+            Some(b"not a backup\n".to_vec()),
+            ErrorClass::Malformed,
+        ),
         ("emptied", Some(Vec::new()), ErrorClass::Corrupted),
         ("deleted", None, ErrorClass::NotFound),
     ];
@@ -264,7 +291,10 @@ async fn a_damaged_latest_falls_back_to_the_other_slot() {
             Some(bytes) => w.overwrite(&key, bytes).await,
             None => w.remove(&key).await,
         }
-        let r = alice.restore(SEED).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let r = alice
+            .restore(SEED)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(&r.plaintext[..], b"older", "{what}");
         assert_eq!(r.slot.backup_version, 1, "{what}");
         let skipped: Vec<(i64, ErrorClass)> =
@@ -277,7 +307,8 @@ async fn a_damaged_latest_falls_back_to_the_other_slot() {
 
     // Both damaged: the latest's class, not the older one's.
     let older = w.object("alice", 1).await;
-    w.overwrite(&older, flip_one_char(w.read(&older).await)).await;
+    w.overwrite(&older, flip_one_char(w.read(&older).await))
+        .await;
     w.overwrite(&key, b"not a backup".to_vec()).await;
     let e = alice.restore(SEED).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Malformed, "{e}");
@@ -379,9 +410,11 @@ fn schema(name: &str) -> Value {
 }
 
 fn valid_as(schema: &Value, def: &str, v: &Value) -> bool {
-    jsonschema::draft202012::new(&json!({"$defs": schema["$defs"], "$ref": format!("#/$defs/{def}")}))
-        .unwrap()
-        .is_valid(v)
+    jsonschema::draft202012::new(
+        &json!({"$defs": schema["$defs"], "$ref": format!("#/$defs/{def}")}),
+    )
+    .unwrap()
+    .is_valid(v)
 }
 
 /// The adapter ops of docs/profiles/noah-v0.md §7 against the real server: each request
@@ -414,15 +447,34 @@ async fn adapter_ops_answer_what_the_schemas_describe() {
     for x in &a {
         assert!(whole.is_valid(x), "{x}");
     }
-    assert!(valid_as(&answers, "noahSlotResult", &a[0]["result"]), "{}", a[0]);
+    assert!(
+        valid_as(&answers, "noahSlotResult", &a[0]["result"]),
+        "{}",
+        a[0]
+    );
     assert_eq!(a[0]["result"]["backup_version"], 1);
     assert_eq!(a[1]["result"]["backup_version"], 2);
-    assert!(valid_as(&answers, "noahListResult", &a[2]["result"]), "{}", a[2]);
-    assert_eq!(a[2]["result"]["backups"], json!([a[0]["result"], a[1]["result"]]));
-    assert!(valid_as(&answers, "noahRestoreResult", &a[3]["result"]), "{}", a[3]);
+    assert!(
+        valid_as(&answers, "noahListResult", &a[2]["result"]),
+        "{}",
+        a[2]
+    );
+    assert_eq!(
+        a[2]["result"]["backups"],
+        json!([a[0]["result"], a[1]["result"]])
+    );
+    assert!(
+        valid_as(&answers, "noahRestoreResult", &a[3]["result"]),
+        "{}",
+        a[3]
+    );
     assert_eq!(a[3]["result"]["payload"], "74776f");
     assert_eq!(a[3]["result"]["skipped"], json!([]));
-    assert!(valid_as(&answers, "noahSettingsResult", &a[4]["result"]), "{}", a[4]);
+    assert!(
+        valid_as(&answers, "noahSettingsResult", &a[4]["result"]),
+        "{}",
+        a[4]
+    );
     assert_eq!(a[5]["result"]["backup_enabled"], false);
     assert_eq!(a[6]["result"], json!({}));
     assert_eq!(a[7]["result"]["payload"], "6f6e65");
@@ -448,9 +500,20 @@ async fn adapter_ops_answer_what_the_schemas_describe() {
         json!({"id": 2, "op": "backup", "profile": p, "store": dave, "secret": seed, "payload": "02"}),
         json!({"id": 3, "op": "list", "profile": p, "store": dave}),
     ];
-    let d = serve_lines(&two, NoahBroken { always_slot_1: true }).await;
+    let d = serve_lines(
+        &two,
+        NoahBroken {
+            always_slot_1: true,
+        },
+    )
+    .await;
     assert_eq!(d[1]["result"]["backup_version"], 1, "{}", d[1]);
-    assert_eq!(d[2]["result"]["backups"].as_array().unwrap().len(), 1, "{}", d[2]);
+    assert_eq!(
+        d[2]["result"]["backups"].as_array().unwrap().len(),
+        1,
+        "{}",
+        d[2]
+    );
 
     // Refusals the schema also refuses: another store kind, a raw key, list in profile v1.
     let refused = [

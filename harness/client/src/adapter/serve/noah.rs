@@ -9,9 +9,9 @@ use backproof_format::profiles::noah_v0 as noah;
 
 use super::{OpError, parse, to_value};
 use crate::adapter::protocol::{
-    Hex, NoahBackupRequest, NoahDeleteRequest, NoahListRequest, NoahListResult,
-    NoahRestoreRequest, NoahRestoreResult, NoahSettingsRequest, NoahSettingsResult, NoahSkipped,
-    NoahSlot, NoahWireStore, STORE_KIND_NOAH_V0, Secret, WireSecret,
+    Hex, NoahBackupRequest, NoahDeleteRequest, NoahListRequest, NoahListResult, NoahRestoreRequest,
+    NoahRestoreResult, NoahSettingsRequest, NoahSettingsResult, NoahSkipped, NoahSlot,
+    NoahWireStore, STORE_KIND_NOAH_V0, Secret, WireSecret,
 };
 use crate::client::{Client, Server};
 use crate::noah_store::{NoahError, NoahStore, Slot};
