@@ -6,6 +6,7 @@
 //! The steps (`super::steps`) and drivers use a world; a world knows nothing of them.
 
 mod actors;
+mod noah;
 mod server;
 mod storage;
 
@@ -368,7 +369,8 @@ impl World {
             }),
             tokens: Mutex::default(),
             prefix: format!("u{tag}-"),
-            profile: Profile::V1,
+            // A server profile (v1, noah-v0): the server serves both APIs.
+            profile,
             store_prefix: String::new(),
             actors: BTreeMap::new(),
             actor_users: BTreeMap::new(),
@@ -521,7 +523,11 @@ impl World {
         let suffix = match object {
             // A dbm-stream-v1 object is found by listing (steps/storage.rs); this is only
             // the user's folder.
-            StoreObject::Final | StoreObject::Artifact | StoreObject::Sidecar => "",
+            StoreObject::Final
+            | StoreObject::Artifact
+            | StoreObject::Sidecar
+            | StoreObject::Latest
+            | StoreObject::Older => "",
             StoreObject::Temp => "_temp",
         };
         format!(
