@@ -1,5 +1,5 @@
 //! Profile `noah-v0`'s client (docs/profiles/noah-v0.md §8): the wallet database sealed
-//! with the seedphrase and stored through API v0 (docs/API.md, "API v0"), which hands out
+//! with the seedphrase and stored through API v0 (docs/API-v0.md), which hands out
 //! presigned S3 URLs and keeps two rolling slots per user.
 //!
 //! A backup writes the slot that is **not** the latest, so the latest backup is never the
@@ -146,7 +146,7 @@ fn without_query(url: &str) -> &str {
 }
 
 /// `a` is more recent than `b`: the greater `created_at`, on a tie the greater version
-/// (docs/API.md, "API v0").
+/// (docs/API-v0.md).
 fn newer(a: &Slot, b: &Slot) -> Result<Ordering, NoahError> {
     Ok(a.created()?
         .cmp(&b.created()?)

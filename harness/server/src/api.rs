@@ -36,6 +36,11 @@ pub struct AppState {
     pub inflight: Mutex<HashSet<String>>,
     /// Uploads in progress, against `max_uploads` and `max_uploads_per_user`.
     pub uploads: UploadSlots,
+    /// API v0: a `complete_upload` holds it shared from its HEAD to its commit, the sweeper
+    /// exclusively from its "is this key named?" query to its deletes. A presigned upload is
+    /// never in flight in this process, so this is what keeps the sweeper from deleting an
+    /// object between a complete's HEAD and its commit.
+    pub v0_sweep: tokio::sync::RwLock<()>,
 }
 
 pub type Shared = Arc<AppState>;

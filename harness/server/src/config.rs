@@ -93,12 +93,18 @@ pub type Hook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send 
 pub struct Hooks {
     /// Runs in GET /v1/backup between reading the row and fetching its object.
     pub get_after_row_read: Option<Hook>,
+    /// Runs in POST /v0/backup/complete_upload between its HEAD and its commit.
+    pub v0_complete_after_head: Option<Hook>,
 }
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("get_after_row_read", &self.get_after_row_read.is_some())
+            .field(
+                "v0_complete_after_head",
+                &self.v0_complete_after_head.is_some(),
+            )
             .finish()
     }
 }
@@ -335,5 +341,38 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("-1").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        use clap::Parser;
+        let mut argv = vec!["server"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().args.into_config()
+    }
+
+    #[test]
+    fn v0_flags_reach_the_config() {
+        let d = parse(&[]);
+        assert_eq!(d.v0_upload_url_expiry, DEFAULT_V0_UPLOAD_URL_EXPIRY);
+        assert_eq!(d.v0_download_url_expiry, DEFAULT_V0_DOWNLOAD_URL_EXPIRY);
+        assert_eq!(d.unsafe_flags, UnsafeFlags::default());
+        let c = parse(&[
+            "--v0-upload-url-expiry",
+            "90s",
+            "--v0-download-url-expiry",
+            "2m",
+            "--unsafe-complete-trusts-client-size",
+            "--unsafe-any-backup-version",
+        ]);
+        assert_eq!(c.v0_upload_url_expiry, Duration::from_secs(90));
+        assert_eq!(c.v0_download_url_expiry, Duration::from_secs(120));
+        assert!(c.unsafe_flags.complete_trusts_client_size);
+        assert!(c.unsafe_flags.any_backup_version);
     }
 }

@@ -185,6 +185,7 @@ pub async fn bind(config: Config) -> Result<Server, ServerError> {
         db,
         s3,
         inflight: Mutex::new(HashSet::new()),
+        v0_sweep: tokio::sync::RwLock::new(()),
     });
     Ok(Server { listener, state })
 }

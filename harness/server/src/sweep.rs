@@ -88,6 +88,11 @@ async fn sweep_area(st: &AppState, area: Area) -> Result<SweepStats, StorageErro
                 .cloned()
                 .collect()
         };
+        // API v0: no complete_upload between this query and the deletes (see AppState).
+        let _exclusive = match area {
+            Area::V1 => None,
+            Area::V0 => Some(st.v0_sweep.write().await),
+        };
         let referenced = match area {
             Area::V1 => storage::referenced(&st.db, &idle).await?,
             Area::V0 => crate::v0::referenced(&st.db, &idle).await?,

@@ -356,6 +356,14 @@ impl Checker {
     }
 }
 
+/// An API v0 call: POST with a JSON body.
+fn v0<'a>(path: &'a str, tok: &'a str, body: Value) -> Call<'a> {
+    call("POST", path)
+        .auth(tok)
+        .header("content-type", "application/json")
+        .body(body.to_string().into_bytes())
+}
+
 /// A request through reqwest.
 struct Call<'a> {
     method: &'a str,
@@ -483,6 +491,9 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     let env = Env::start("openapi").await;
     let mut cfg = env.config();
     cfg.max_blob_bytes = 1000;
+    // An hour of orphan grace: an API v0 object PUT through a presigned URL is not in the
+    // server's in-flight set, and a start-up sweep with no grace could take it for an orphan.
+    cfg.orphan_grace = Duration::from_secs(3600);
     let (base, _h) = env.server(cfg.clone()).await;
     // A second server whose spool directory does not exist: chunked uploads fail with 500.
     let mut broken = cfg.clone();
@@ -525,7 +536,14 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
             }
         }
     }
-    for path in ["/", "/v1", "/v1/backup/1", "/v2/backup"] {
+    for path in [
+        "/",
+        "/v1",
+        "/v1/backup/1",
+        "/v2/backup",
+        "/v0/backup",
+        "/v0/backup/restore",
+    ] {
         d.send(b, call("GET", path).auth(&alice)).await;
     }
 
@@ -802,8 +820,213 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         .await;
     assert_eq!(s.status, 201, "alice again, for the outages");
 
+    // API v0: every status and problem type of the six calls (docs/API-v0.md).
+    let carol = token("carol");
+    let carol = carol.as_str();
+    let bad = bad.as_str();
+    const V0_PATHS: [&str; 6] = [
+        "/v0/backup/upload_url",
+        "/v0/backup/complete_upload",
+        "/v0/backup/list",
+        "/v0/backup/download_url",
+        "/v0/backup/delete",
+        "/v0/backup/settings",
+    ];
+    for path in V0_PATHS {
+        let s = d.send(b, call("POST", path).body(b"{}".to_vec())).await;
+        assert_eq!(s.status, 401, "{path} without a token");
+        assert_eq!(d.send(b, v0(path, bad, json!({}))).await.status, 401);
+        let s = d
+            .send(b, call("POST", path).auth(carol).body(b"{}".to_vec()))
+            .await;
+        assert_eq!(
+            s.json()["type"],
+            ProblemKind::UnsupportedMediaType.type_uri()
+        );
+        let s = d.send(b, v0(path, carol, json!([]))).await;
+        assert_eq!(s.json()["type"], ProblemKind::InvalidRequest.type_uri());
+        let s = d
+            .send(b, v0(path, carol, json!({"pad": "x".repeat(20_000)})))
+            .await;
+        assert_eq!(s.json()["type"], ProblemKind::TooLarge.type_uri());
+    }
+    for path in [
+        "/v0/backup/upload_url",
+        "/v0/backup/complete_upload",
+        "/v0/backup/download_url",
+        "/v0/backup/delete",
+    ] {
+        let body = json!({"backup_version": 3, "backup_size": 64, "s3_key": "x"});
+        let mut body = body.as_object().unwrap().clone();
+        if !path.ends_with("complete_upload") {
+            body.remove("s3_key");
+        }
+        if !path.ends_with("_upload") && !path.ends_with("upload_url") {
+            body.remove("backup_size");
+        }
+        let s = d.send(b, v0(path, carol, Value::Object(body))).await;
+        assert_eq!(
+            s.json()["type"],
+            ProblemKind::InvalidBackupVersion.type_uri(),
+            "{path}"
+        );
+    }
+    for path in ["/v0/backup/download_url", "/v0/backup/delete"] {
+        let s = d
+            .send(b, v0(path, carol, json!({"backup_version": 1})))
+            .await;
+        assert_eq!(s.json()["type"], ProblemKind::NoBackup.type_uri(), "{path}");
+    }
+    for path in ["/v0/backup/list", "/v0/backup/settings"] {
+        assert_eq!(d.send(b, v0(path, carol, json!({}))).await.status, 200);
+    }
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/settings",
+                carol,
+                json!({"backup_enabled": true}),
+            ),
+        )
+        .await;
+    assert_eq!(s.json()["backup_enabled"], true);
+    for size in [0, 1001] {
+        let s = d
+            .send(
+                b,
+                v0(
+                    "/v0/backup/upload_url",
+                    carol,
+                    json!({"backup_version": 1, "backup_size": size}),
+                ),
+            )
+            .await;
+        assert_ne!(s.status, 200, "{size}");
+    }
+    let complete =
+        |key: &Value, size: u64| json!({"s3_key": key, "backup_version": 1, "backup_size": size});
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                json!({"s3_key": "v0/bob/1/x", "backup_version": 1, "backup_size": 0}),
+            ),
+        )
+        .await;
+    assert_eq!(s.json()["type"], ProblemKind::InvalidBackupSize.type_uri());
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                json!({"s3_key": "v0/bob/1/x", "backup_version": 1, "backup_size": 64}),
+            ),
+        )
+        .await;
+    assert_eq!(s.json()["type"], ProblemKind::ForeignKey.type_uri());
+    let up = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/upload_url",
+                carol,
+                json!({"backup_version": 1, "backup_size": 64}),
+            ),
+        )
+        .await
+        .json();
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                complete(&up["s3_key"], 64),
+            ),
+        )
+        .await;
+    assert_eq!(s.json()["type"], ProblemKind::UploadMissing.type_uri());
+    let put = d
+        .client
+        .put(up["upload_url"].as_str().unwrap())
+        .body(blob(8, 64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "PUT to the presigned URL");
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                complete(&up["s3_key"], 65),
+            ),
+        )
+        .await;
+    assert_eq!(s.json()["type"], ProblemKind::SizeMismatch.type_uri());
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                complete(&up["s3_key"], 64),
+            ),
+        )
+        .await;
+    assert_eq!(s.status, 200);
+    let s = d
+        .send(b, v0("/v0/backup/download_url", carol, json!({})))
+        .await;
+    assert_eq!(s.status, 200);
+    let s = d.send(b, v0("/v0/backup/list", carol, json!({}))).await;
+    assert_eq!(s.json().as_array().map(Vec::len), Some(1));
+    let s = d
+        .send(
+            b,
+            v0("/v0/backup/delete", carol, json!({"backup_version": 1})),
+        )
+        .await;
+    assert_eq!(s.status, 204);
+    // A second upload, for the outages below.
+    let up = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/upload_url",
+                carol,
+                json!({"backup_version": 2, "backup_size": 64}),
+            ),
+        )
+        .await
+        .json();
+    let put = d
+        .client
+        .put(up["upload_url"].as_str().unwrap())
+        .body(blob(9, 64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "PUT to the presigned URL");
+
     // S3 down: everything that touches S3 is 503 (HEAD reads Postgres only).
     env.stack.s3.stop().await.unwrap();
+    let s = d
+        .send(
+            b,
+            v0(
+                "/v0/backup/complete_upload",
+                carol,
+                json!({"s3_key": up["s3_key"], "backup_version": 2, "backup_size": 64}),
+            ),
+        )
+        .await;
+    assert_eq!(s.status, 503, "complete_upload with S3 down");
     for c in [
         call("GET", "/v1/backup").auth(&alice),
         call("POST", "/v1/backup")
@@ -825,6 +1048,23 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
             d.send(b, call(m, "/v1/backup").auth(&alice)).await.status,
             503,
             "{m} with Postgres down"
+        );
+    }
+    for path in [
+        "/v0/backup/list",
+        "/v0/backup/download_url",
+        "/v0/backup/delete",
+        "/v0/backup/settings",
+    ] {
+        let body = if path.ends_with("delete") {
+            json!({"backup_version": 2})
+        } else {
+            json!({})
+        };
+        assert_eq!(
+            d.send(b, v0(path, carol, body)).await.status,
+            503,
+            "{path} with Postgres down"
         );
     }
     env.stack.postgres.start().await.unwrap();

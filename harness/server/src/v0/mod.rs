@@ -43,33 +43,54 @@ pub const KEY_PREFIX: &str = "v0/";
 // Request bodies.
 
 /// A JSON request body; every way it can be wrong is a problem of its own: not declared
-/// JSON → 415, over [`MAX_JSON_BYTES`] → 413, not JSON, a field missing, unknown or of the
-/// wrong type → 400 `invalid-request` (with serde's message, which names the field).
+/// JSON → 415, over [`MAX_JSON_BYTES`] → 413, not JSON, not an object, a field missing,
+/// unknown or of the wrong type → 400 `invalid-request` (with serde's message, which names
+/// the field).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
-                ProblemKind::UnsupportedMediaType,
-                "send the request as Content-Type: application/json",
-            )),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Problem::new(
-                ProblemKind::TooLarge,
-                format!("the JSON body is over {MAX_JSON_BYTES} bytes"),
-            )),
-            Err(r) => Err(Problem::new(ProblemKind::InvalidRequest, r.body_text())),
+        let value = match Json::<Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(Problem::new(
+                    ProblemKind::UnsupportedMediaType,
+                    "send the request as Content-Type: application/json",
+                ));
+            }
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Problem::new(
+                    ProblemKind::TooLarge,
+                    format!("the JSON body is over {MAX_JSON_BYTES} bytes"),
+                ));
+            }
+            Err(r) => return Err(Problem::new(ProblemKind::InvalidRequest, r.body_text())),
+        };
+        // Through a Value so that only an object is read as one: serde's derived structs
+        // would also take an array of the fields in order.
+        if !value.is_object() {
+            return Err(Problem::new(
+                ProblemKind::InvalidRequest,
+                "the body must be a JSON object (`{}` when there is nothing to send)",
+            ));
         }
+        serde_json::from_value(value).map(JsonBody).map_err(|e| {
+            Problem::new(
+                ProblemKind::InvalidRequest,
+                format!("the JSON body does not fit this endpoint: {e}"),
+            )
+        })
     }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadUrlReq {
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
+    #[serde(deserialize_with = "integer")]
     backup_size: i64,
 }
 
@@ -77,7 +98,9 @@ pub struct UploadUrlReq {
 #[serde(deny_unknown_fields)]
 pub struct CompleteReq {
     s3_key: String,
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
+    #[serde(deserialize_with = "integer")]
     backup_size: i64,
 }
 
@@ -89,13 +112,14 @@ pub struct ListReq {}
 #[serde(deny_unknown_fields)]
 pub struct DownloadUrlReq {
     /// Absent or null: the latest slot.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integer")]
     backup_version: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteReq {
+    #[serde(deserialize_with = "integer")]
     backup_version: i64,
 }
 
@@ -105,6 +129,29 @@ pub struct SettingsReq {
     /// Absent: read the settings without changing them.
     #[serde(default)]
     backup_enabled: Option<bool>,
+}
+
+/// An integer field: a JSON number with no fractional part, so `2` and `2.0` alike (JSON
+/// Schema's `integer`, what docs/openapi.yaml promises, and what a JavaScript client cannot
+/// tell apart); `2.5`, a string or a number past 64 bits is refused.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // 2^63 is the first f64 past i64::MAX.
+        Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not an integer of at most 64 bits"
+        ))),
+    }
+}
+
+fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|Wrap(i)| i))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -252,6 +299,7 @@ pub async fn complete_upload(
             ),
         ));
     }
+    let sweep = st.v0_sweep.read().await;
     if !st.config.unsafe_flags.complete_trusts_client_size {
         let head = st
             .s3
@@ -282,9 +330,13 @@ pub async fn complete_upload(
     } else {
         tracing::warn!("--unsafe-complete-trusts-client-size: recording the client's size");
     }
+    if let Some(hook) = &st.config.hooks.v0_complete_after_head {
+        hook().await;
+    }
     let done = store::commit(&st.db, &user, version, &req.s3_key, size)
         .await
         .map_err(unavailable)?;
+    drop(sweep);
     if let Some(old) = &done.replaced_key {
         delete_unnamed(&st, old).await;
     }
