@@ -232,14 +232,15 @@ impl Profile {
                 "mid-rotation-crash",
                 "smart-recovery",
             ],
-            // No `smart-recovery` (one seedphrase, nothing to search), no `hygiene` and
-            // `protocol` of API v1. API v0's own rules are the server's tests.
+            // No `smart-recovery` (one seedphrase, nothing to search), no `hygiene` (a
+            // v1 blob's header); `protocol` holds API v0's rules.
             Profile::NoahV0 => &[
                 "vectors",
                 "conflict",
                 "wrong-passphrase",
                 "corrupted-blob",
                 "mid-rotation-crash",
+                "protocol",
             ],
         }
     }

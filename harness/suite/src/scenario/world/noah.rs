@@ -147,7 +147,7 @@ impl World {
             // The scenario made the backups that fill the slots: a missing one is the
             // target's.
             Verdict::fail(
-                format!("a {which} slot of user {user} to damage"),
+                format!("the {which} slot of user {user} to damage"),
                 format!("{} slot(s)", slots.len()),
                 "the backups made do not fill the slots a rolling client writes",
             )
