@@ -75,9 +75,9 @@ pub struct NoahBroken {
     pub always_slot_1: bool,
 }
 
-/// One row of `list`: a committed slot.
+/// One row of `list`: a committed slot. Members beyond API v0's are ignored, as in every
+/// answer read here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Slot {
     pub backup_version: i64,
     /// RFC 3339, as the server wrote it.
@@ -98,7 +98,6 @@ impl Slot {
 
 /// `backup_settings` of the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub backup_enabled: bool,
     /// RFC 3339, or `None` before the first completed upload.
