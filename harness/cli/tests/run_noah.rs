@@ -192,3 +192,31 @@ fn the_servers_v0_variants_fail_their_protocol_cases() {
         ["noah-v0/protocol/v0-complete-without-upload"]
     );
 }
+
+/// A Noah-style server started by command (docs/GATE.md A.1): the reference's `serve` as
+/// an outside server, with the environment and tokens of `--server-cmd`/`--token-cmd`,
+/// passes every store case as it does when the harness runs it itself.
+#[test]
+fn a_v0_server_started_by_command_passes_every_store_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("exec {} serve", quoted_exe());
+    let token = format!("{} serve token --user {{user}}", quoted_exe());
+    let out = run(
+        dir.path(),
+        &[
+            "--profile",
+            "noah-v0",
+            "--filter",
+            STORE_CASES,
+            "--server-cmd",
+            &server,
+            "--token-cmd",
+            &token,
+        ],
+    );
+    assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
+    let mut ids: Vec<String> = out.ids(Outcome::Pass);
+    ids.extend(out.ids(Outcome::PassAcceptable));
+    ids.sort();
+    assert_eq!(ids, scenario_ids());
+}
