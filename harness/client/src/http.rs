@@ -164,7 +164,14 @@ impl Http {
                 .retry
                 .delay(attempt - 1, crate::client::random_u32())
                 .min(self.retry.max_total.saturating_sub(elapsed));
-            tracing::debug!(%url, attempt, ?delay, "retrying after a transient failure");
+            // Without the query: a presigned URL's signature is a credential.
+            let logged = url.split('?').next().unwrap_or_default();
+            tracing::debug!(
+                url = logged,
+                attempt,
+                ?delay,
+                "retrying after a transient failure"
+            );
             tokio::time::sleep(delay).await;
         }
     }
