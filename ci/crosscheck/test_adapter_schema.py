@@ -28,6 +28,10 @@ DBM = "dbm-stream-v1"
 STORE = {"kind": "object-store", "endpoint": "http://127.0.0.1:9000", "bucket": "backproof",
          "region": "us-east-1", "access_key": "AKIA", "secret_key": "s3cr3t", "prefix": "case-17/",
          "user": "alice"}
+NOAH = "noah-v0"
+NOAH_STORE = {"kind": NOAH, "url": "http://127.0.0.1:8080", "token": "bpt1.alice.xyz"}
+SEED = {"passphrase": "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"}
+SLOT = {"backup_version": 2, "created_at": "2026-11-30T09:41:02.123456Z", "backup_size": 40}
 
 # (description, request object, valid?)
 REQUESTS: list[tuple[str, object, bool]] = [
@@ -157,6 +161,42 @@ REQUESTS: list[tuple[str, object, bool]] = [
     ("noah open", {"id": 32, "op": "open", "profile": "noah-v0", "secret": PASS, "blob": "4141"}, True),
     ("noah derive without a seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0"}, False),
     ("noah derive with an empty seedphrase", {"id": 30, "op": "derive", "profile": "noah-v0", "passphrase": ""}, False),
+    # Profile noah-v0's store: an API v0 server (docs/profiles/noah-v0.md §7).
+    ("noah backup", {"id": 33, "op": "backup", "profile": NOAH, "store": NOAH_STORE, "secret": SEED,
+                     "payload": "53514c69746520666f726d6174203300"}, True),
+    ("noah backup of an empty database", {"id": 33, "op": "backup", "profile": NOAH, "store": NOAH_STORE,
+                                          "secret": SEED, "payload": ""}, True),
+    ("noah restore", {"id": 34, "op": "restore", "profile": NOAH, "store": NOAH_STORE, "secret": SEED}, True),
+    ("noah list", {"id": 35, "op": "list", "profile": NOAH, "store": NOAH_STORE}, True),
+    ("noah delete", {"id": 36, "op": "delete", "profile": NOAH, "store": NOAH_STORE, "backup_version": 2}, True),
+    ("noah delete of slot 3 (the server's to refuse)", {"id": 36, "op": "delete", "profile": NOAH,
+                                                        "store": NOAH_STORE, "backup_version": 3}, True),
+    ("noah settings, set", {"id": 37, "op": "settings", "profile": NOAH, "store": NOAH_STORE,
+                            "backup_enabled": False}, True),
+    ("noah settings, read", {"id": 37, "op": "settings", "profile": NOAH, "store": NOAH_STORE}, True),
+    ("noah backup with a server", {"id": 33, "op": "backup", "profile": NOAH, "server": SERVER,
+                                   "secret": SEED, "payload": ""}, False),
+    ("noah backup with an object store", {"id": 33, "op": "backup", "profile": NOAH, "store": STORE,
+                                          "secret": SEED, "payload": ""}, False),
+    ("noah backup with a raw key", {"id": 33, "op": "backup", "profile": NOAH, "store": NOAH_STORE,
+                                    "secret": {"key": KEY}, "payload": ""}, False),
+    ("noah restore with an empty seedphrase", {"id": 34, "op": "restore", "profile": NOAH,
+                                               "store": NOAH_STORE, "secret": {"passphrase": ""}}, False),
+    ("noah store url not http(s)", {"id": 35, "op": "list", "profile": NOAH,
+                                    "store": {**NOAH_STORE, "url": "ftp://x"}}, False),
+    ("noah store token with a space", {"id": 35, "op": "list", "profile": NOAH,
+                                       "store": {**NOAH_STORE, "token": "a b"}}, False),
+    ("noah store without token", {"id": 35, "op": "list", "profile": NOAH,
+                                  "store": {"kind": NOAH, "url": "http://x"}}, False),
+    ("noah delete without backup_version", {"id": 36, "op": "delete", "profile": NOAH, "store": NOAH_STORE}, False),
+    ("noah delete version as a string", {"id": 36, "op": "delete", "profile": NOAH, "store": NOAH_STORE,
+                                         "backup_version": "1"}, False),
+    ("noah settings enabled as a string", {"id": 37, "op": "settings", "profile": NOAH, "store": NOAH_STORE,
+                                           "backup_enabled": "yes"}, False),
+    ("noah rotate (no such op)", {"id": 38, "op": "rotate", "profile": NOAH, "store": NOAH_STORE,
+                                  "old": SEED, "new": SEED}, False),
+    ("list without a profile (v1 has none)", {"id": 35, "op": "list", "server": SERVER}, False),
+    ("settings of profile dbm", {"id": 37, "op": "settings", "profile": DBM, "store": STORE}, False),
 ]
 
 # (description, answer object, result $def or None, valid?)
@@ -218,6 +258,26 @@ ANSWERS: list[tuple[str, object, str | None, bool]] = [
     ("dbm export_key upper case", {"id": 41, "result": {"key": "AB" * 32}}, "dbmExportKeyResult", False),
     ("noah derive", {"id": 30, "result": {"ikm": "ab" * 32, "salt": "cd" * 16}}, "noahDeriveResult", True),
     ("noah derive without the salt", {"id": 30, "result": {"ikm": "ab" * 32}}, "noahDeriveResult", False),
+    ("noah backup", {"id": 33, "result": SLOT}, "noahSlotResult", True),
+    ("noah backup without created_at", {"id": 33, "result": {"backup_version": 1, "backup_size": 40}},
+     "noahSlotResult", False),
+    ("noah restore, the latest", {"id": 34, "result": {"payload": "00", **SLOT, "skipped": []}}, "noahRestoreResult", True),
+    ("noah restore after a fallback", {"id": 34, "result": {"payload": "00", **SLOT,
+                                                            "skipped": [{"backup_version": 1, "class": "wrong_key"}]}},
+     "noahRestoreResult", True),
+    ("noah restore skipped with an unknown class", {"id": 34, "result": {"payload": "00", **SLOT,
+                                                                        "skipped": [{"backup_version": 1, "class": "bad"}]}},
+     "noahRestoreResult", False),
+    ("noah restore without skipped", {"id": 34, "result": {"payload": "00", **SLOT}}, "noahRestoreResult", False),
+    ("noah list", {"id": 35, "result": {"backups": [{**SLOT, "backup_version": 1}, SLOT]}}, "noahListResult", True),
+    ("noah list, empty", {"id": 35, "result": {"backups": []}}, "noahListResult", True),
+    ("noah list as a bare array", {"id": 35, "result": [SLOT]}, None, False),
+    ("noah list size negative", {"id": 35, "result": {"backups": [{**SLOT, "backup_size": -1}]}}, "noahListResult", False),
+    ("noah settings", {"id": 37, "result": {"backup_enabled": True, "last_backup_at": None}}, "noahSettingsResult", True),
+    ("noah settings after a backup", {"id": 37, "result": {"backup_enabled": False,
+                                                           "last_backup_at": "2026-11-30T09:41:02.123456Z"}},
+     "noahSettingsResult", True),
+    ("noah settings without last_backup_at", {"id": 37, "result": {"backup_enabled": True}}, "noahSettingsResult", False),
 ]
 
 

@@ -1,7 +1,9 @@
 //! `backproof run --profile noah-v0` through the reference adapter
-//! (docs/profiles/noah-v0.md): every vector passes, and two broken ports fail exactly the
-//! vectors that pin the readings they get wrong — one that normalizes and trims the
-//! seedphrase, one that decodes the body as leniently as Android's base64 decoder.
+//! (docs/profiles/noah-v0.md): every vector and every store case passes, and broken
+//! variants fail exactly the cases that pin what they get wrong — a port that normalizes
+//! and trims the seedphrase, one that decodes the body as leniently as Android's base64
+//! decoder, a client that always writes slot 1 (docs/ADAPTER.md), and the server's two
+//! API v0 variants (docs/API-v0.md).
 
 use backproof_report::Outcome;
 use common::{quoted_exe, root, run};
@@ -10,6 +12,8 @@ use serde_json::Value;
 mod common;
 
 const PREFIX: &str = "noah-v0/vectors/noah-v0/";
+/// Every case of the profile but its vectors (the store cases).
+const STORE_CASES: &str = "noah-v0/[!v]*";
 
 fn tests() -> Vec<Value> {
     let text = std::fs::read_to_string(root().join("vectors/noah-v0/noah-v0.json")).unwrap();
@@ -53,8 +57,43 @@ fn failing(mode: &str) -> Vec<String> {
     out.ids(Outcome::Fail)
 }
 
+/// The ids of the profile's scenario files (`noah-v0/<family>/<name>`), sorted.
+fn scenario_ids() -> Vec<String> {
+    let dir = root().join("scenarios/noah-v0");
+    let mut ids = Vec::new();
+    for family in std::fs::read_dir(&dir).unwrap() {
+        let family = family.unwrap().path();
+        for f in std::fs::read_dir(&family).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|x| x == "toml") {
+                ids.push(format!(
+                    "noah-v0/{}/{}",
+                    family.file_name().unwrap().to_string_lossy(),
+                    f.file_stem().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// The store cases that fail with these extra `backproof run` arguments, sorted; none may
+/// end in `error` (a variant the harness cannot judge proves nothing).
+fn failing_store_cases(extra: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--profile", "noah-v0", "--filter", STORE_CASES];
+    args.extend_from_slice(extra);
+    let out = run(dir.path(), &args);
+    assert_ne!(out.code, 0, "{}", out.log());
+    assert!(out.ids(Outcome::Error).is_empty(), "{:#?}", out.failures());
+    let mut ids = out.ids(Outcome::Fail);
+    ids.sort();
+    ids
+}
+
 #[test]
-fn the_reference_adapter_passes_every_vector() {
+fn the_reference_adapter_passes_every_vector_and_every_store_case() {
     let dir = tempfile::tempdir().unwrap();
     let adapter = format!("{} adapter", quoted_exe());
     let out = run(
@@ -63,7 +102,17 @@ fn the_reference_adapter_passes_every_vector() {
     );
     assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
     let r = out.report();
-    assert_eq!(r.cases.len(), tests().len(), "{}", out.log());
+    let vectors = r.cases.iter().filter(|c| c.id.starts_with(PREFIX)).count();
+    assert_eq!(vectors, tests().len(), "{}", out.log());
+    let mut store: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| !c.id.starts_with(PREFIX))
+        .map(|c| c.id.clone())
+        .collect();
+    store.sort();
+    assert_eq!(store, scenario_ids());
+    assert!(store.len() >= 14, "{store:?}");
     assert!(
         r.cases
             .iter()
@@ -84,7 +133,13 @@ fn a_port_that_normalizes_the_seedphrase_fails_every_vector_it_changes() {
         s.trim() != s || s.contains('\u{301}')
     });
     assert!(changed.len() >= 10, "{changed:?}");
-    assert_eq!(failing("--normalize"), changed);
+    // Trimmed on the way to the store too: the seedphrase with its newline restores.
+    let mut want = changed;
+    want.push("noah-v0/wrong-passphrase/trailing-newline".to_owned());
+    let mut got = failing("--normalize");
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -98,4 +153,70 @@ fn a_port_with_a_lenient_base64_decoder_fails_the_strict_base64_vectors() {
     // All but at most the body with a non-ASCII byte in it, which even a lenient decoder
     // may be unable to read.
     assert!(failed.len() + 1 >= strict.len(), "{failed:?} of {strict:?}");
+}
+
+/// Always slot 1: a second backup replaces the first, so every case where the latest
+/// object is damaged or gone has nothing to fall back to, the two devices of the conflict
+/// case write slot 1, and after a completed backup the one before it is gone. The crash
+/// cases before the commit pass: the server's fresh key per upload keeps the old object.
+#[test]
+fn a_client_that_always_writes_slot_1_fails_the_fallback_cases() {
+    let adapter = format!(
+        "{} adapter --kdf m=7168,t=5,p=1 --unsafe-noah-always-slot-1",
+        quoted_exe()
+    );
+    assert_eq!(
+        failing_store_cases(&["--client-adapter", &adapter]),
+        [
+            "noah-v0/conflict/concurrent-backups-last-complete-wins",
+            "noah-v0/corrupted-blob/both-damaged",
+            "noah-v0/corrupted-blob/latest-deleted",
+            "noah-v0/corrupted-blob/latest-flipped",
+            "noah-v0/corrupted-blob/latest-replaced",
+            "noah-v0/corrupted-blob/latest-truncated",
+            "noah-v0/mid-rotation-crash/killed-after-complete",
+        ]
+    );
+}
+
+/// The server's API v0 variants (docs/API-v0.md, "Broken variants"): each fails the
+/// protocol case that provokes it, and nothing else.
+#[test]
+fn the_servers_v0_variants_fail_their_protocol_cases() {
+    assert_eq!(
+        failing_store_cases(&["--server-arg=--unsafe-any-backup-version"]),
+        ["noah-v0/protocol/v0-third-slot-refused"]
+    );
+    assert_eq!(
+        failing_store_cases(&["--server-arg=--unsafe-complete-trusts-client-size"]),
+        ["noah-v0/protocol/v0-complete-without-upload"]
+    );
+}
+
+/// A Noah-style server started by command (docs/GATE.md A.1): the reference's `serve` as
+/// an outside server, with the environment and tokens of `--server-cmd`/`--token-cmd`,
+/// passes every store case as it does when the harness runs it itself.
+#[test]
+fn a_v0_server_started_by_command_passes_every_store_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("exec {} serve", quoted_exe());
+    let token = format!("{} serve token --user {{user}}", quoted_exe());
+    let out = run(
+        dir.path(),
+        &[
+            "--profile",
+            "noah-v0",
+            "--filter",
+            STORE_CASES,
+            "--server-cmd",
+            &server,
+            "--token-cmd",
+            &token,
+        ],
+    );
+    assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
+    let mut ids: Vec<String> = out.ids(Outcome::Pass);
+    ids.extend(out.ids(Outcome::PassAcceptable));
+    ids.sort();
+    assert_eq!(ids, scenario_ids());
 }

@@ -72,6 +72,8 @@ pub struct Broken {
     pub byok: crate::object_store::ByokBroken,
     /// The defects of the `metamask-vault` object-store client.
     pub vault: crate::vault_store::VaultBroken,
+    /// The defects of the `noah-v0` client.
+    pub noah: crate::noah_store::NoahBroken,
 }
 
 impl Default for ClientConfig {
@@ -215,6 +217,11 @@ impl Client {
     /// The configuration in force.
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// The connection pool and retry policy, shared with the other profiles' API clients.
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
     }
 
     /// The last version `server` acknowledged to this client, from the state directory.

@@ -20,6 +20,19 @@ pub(crate) enum PostResult {
     Conflict,
 }
 
+/// One request for [`Http::exchange`].
+pub(crate) struct Exchange<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    /// Sent as `Authorization: Bearer`; presigned URLs carry their credential in the query.
+    pub bearer: Option<&'a str>,
+    pub if_match: Option<u64>,
+    /// The content type (empty: no `Content-Type` header) and the bytes.
+    pub body: Option<(&'a str, &'a [u8])>,
+    /// Read at most this many bytes of the answer's body.
+    pub limit: usize,
+}
+
 pub(crate) struct Http {
     client: reqwest::Client,
     retry: RetryPolicy,
@@ -77,8 +90,7 @@ impl Http {
         Ok(())
     }
 
-    /// Sends one request, retrying network errors and 5xx per the policy. Returns the final
-    /// status, headers and body; 4xx are returned to the caller, never retried.
+    /// Sends one request to API v1's backup resource (see [`Http::exchange`]).
     async fn send(
         &self,
         server: &Server,
@@ -86,29 +98,48 @@ impl Http {
         body: Option<&[u8]>,
         if_match: Option<u64>,
     ) -> Result<(StatusCode, header::HeaderMap, Vec<u8>), ClientError> {
-        let url = url_of(server);
+        self.exchange(Exchange {
+            method,
+            url: &url_of(server),
+            bearer: Some(&server.token),
+            if_match,
+            body: body.map(|b| ("application/octet-stream", b)),
+            limit: usize::MAX,
+        })
+        .await
+    }
+
+    /// Sends one request, retrying network errors and 5xx per the policy. Returns the final
+    /// status, headers and body (at most `limit` bytes of it: the rest is never read); 4xx
+    /// are returned to the caller, never retried.
+    pub(crate) async fn exchange(
+        &self,
+        x: Exchange<'_>,
+    ) -> Result<(StatusCode, header::HeaderMap, Vec<u8>), ClientError> {
+        let url = x.url.to_owned();
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let mut req = self
-                .client
-                .request(method.clone(), &url)
-                .bearer_auth(&server.token);
-            if let Some(v) = if_match {
+            let mut req = self.client.request(x.method.clone(), &url);
+            if let Some(token) = x.bearer {
+                req = req.bearer_auth(token);
+            }
+            if let Some(v) = x.if_match {
                 req = req.header(header::IF_MATCH, format!("\"{v}\""));
             }
-            if let Some(b) = body {
-                req = req
-                    .header(header::CONTENT_TYPE, "application/octet-stream")
-                    .body(b.to_vec());
+            if let Some((content_type, b)) = x.body {
+                if !content_type.is_empty() {
+                    req = req.header(header::CONTENT_TYPE, content_type);
+                }
+                req = req.body(b.to_vec());
             }
             let outcome = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(b) => Ok((status, headers, b.to_vec())),
+                    match read_body(resp, x.limit).await {
+                        Ok(b) => Ok((status, headers, b)),
                         Err(e) => Err(describe(&e)),
                     }
                 }
@@ -133,7 +164,14 @@ impl Http {
                 .retry
                 .delay(attempt - 1, crate::client::random_u32())
                 .min(self.retry.max_total.saturating_sub(elapsed));
-            tracing::debug!(%url, attempt, ?delay, "retrying after a transient failure");
+            // Without the query: a presigned URL's signature is a credential.
+            let logged = url.split('?').next().unwrap_or_default();
+            tracing::debug!(
+                url = logged,
+                attempt,
+                ?delay,
+                "retrying after a transient failure"
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -204,6 +242,21 @@ impl Http {
             s => Err(status_error(s, &body, "DELETE", &url_of(server), None)),
         }
     }
+}
+
+/// The body, cut after `limit` bytes: a peer cannot make the client hold more than it asked
+/// for.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn describe(e: &reqwest::Error) -> String {

@@ -12,6 +12,8 @@
 //!   (docs/profiles/byok-json-v1.md).
 //! - [`dbm_store`]: profile `dbm-stream-v1`'s keyring and artifact+sidecar store
 //!   (docs/profiles/dbm-stream-v1.md §8).
+//! - [`noah_store`]: profile `noah-v0`'s client of API v0's presigned URLs and two rolling
+//!   slots (docs/profiles/noah-v0.md §8).
 //! - [`vault_store`]: profile `metamask-vault`'s client, one vault object per user
 //!   (docs/profiles/metamask-vault.md §10).
 //!
@@ -23,6 +25,7 @@ mod client;
 pub mod dbm_store;
 mod error;
 mod http;
+pub mod noah_store;
 pub mod object_store;
 mod retry;
 mod state;

@@ -422,3 +422,156 @@ async fn noah_v0_requests_and_answers_validate() {
         assert_eq!(a[0]["error"]["class"], "malformed", "{}", a[0]);
     }
 }
+
+/// Profile noah-v0's store ops (docs/profiles/noah-v0.md §7): the wire types serialize to
+/// requests the schema accepts, their result types to answers it accepts, and what the
+/// schema refuses in them the reference answers `malformed` without a server.
+#[tokio::test]
+async fn noah_v0_store_types_validate_and_refusals_are_malformed() {
+    let ans_schema = schema("answer");
+    let req = validator(&schema("request"));
+    let noah = || PROFILE_NOAH_V0.to_owned();
+    let store = || NoahWireStore {
+        kind: STORE_KIND_NOAH_V0.to_owned(),
+        url: "http://127.0.0.1:9".to_owned(),
+        token: "bpt1.alice.xyz".to_owned(),
+    };
+    let seed = || Secret::passphrase("abandon about");
+    let lines = [
+        request(
+            1,
+            "backup",
+            NoahBackupRequest {
+                profile: noah(),
+                store: store(),
+                secret: seed(),
+                payload: Hex(vec![0x53, 0x51]),
+            },
+        ),
+        request(
+            2,
+            "restore",
+            NoahRestoreRequest {
+                profile: noah(),
+                store: store(),
+                secret: seed(),
+            },
+        ),
+        request(
+            3,
+            "list",
+            NoahListRequest {
+                profile: noah(),
+                store: store(),
+            },
+        ),
+        request(
+            4,
+            "delete",
+            NoahDeleteRequest {
+                profile: noah(),
+                store: store(),
+                backup_version: 2,
+            },
+        ),
+        request(
+            5,
+            "settings",
+            NoahSettingsRequest {
+                profile: noah(),
+                store: store(),
+                backup_enabled: Some(false),
+            },
+        ),
+        request(
+            6,
+            "settings",
+            NoahSettingsRequest {
+                profile: noah(),
+                store: store(),
+                backup_enabled: None,
+            },
+        ),
+    ];
+    for line in &lines {
+        let errors: Vec<String> = req.iter_errors(line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+    let slot = NoahSlot {
+        backup_version: 1,
+        created_at: "2026-11-30T09:41:02.123456Z".to_owned(),
+        backup_size: 52,
+    };
+    let results = [
+        ("noahSlotResult", serde_json::to_value(&slot).unwrap()),
+        (
+            "noahListResult",
+            serde_json::to_value(NoahListResult {
+                backups: vec![slot.clone()],
+            })
+            .unwrap(),
+        ),
+        (
+            "noahRestoreResult",
+            serde_json::to_value(NoahRestoreResult {
+                payload: Hex(vec![1]),
+                backup_version: 1,
+                created_at: slot.created_at.clone(),
+                backup_size: 52,
+                skipped: vec![NoahSkipped {
+                    backup_version: 2,
+                    class: "corrupted".to_owned(),
+                }],
+            })
+            .unwrap(),
+        ),
+        (
+            "noahSettingsResult",
+            serde_json::to_value(NoahSettingsResult {
+                backup_enabled: true,
+                last_backup_at: None,
+            })
+            .unwrap(),
+        ),
+    ];
+    for (def, v) in &results {
+        assert!(def_validator(&ans_schema, def).is_valid(v), "{def}: {v}");
+    }
+
+    // Refused by the schema, answered `malformed` by the reference before any request: a
+    // store of another kind, a raw key, an empty seedphrase, a version that is no integer,
+    // list or settings outside noah-v0, an op the profile does not have.
+    let mut other_kind = lines[2].clone();
+    other_kind["store"]["kind"] = json!("object-store");
+    let mut raw_key = lines[0].clone();
+    raw_key["secret"] = json!({"key": "11".repeat(32)});
+    let mut empty_seed = lines[1].clone();
+    empty_seed["secret"] = json!({"passphrase": ""});
+    let mut bad_url = lines[2].clone();
+    bad_url["store"]["url"] = json!("ftp://x");
+    let mut text_version = lines[3].clone();
+    text_version["backup_version"] = json!("2");
+    let mut v1_list = lines[2].clone();
+    v1_list.as_object_mut().unwrap().remove("profile");
+    let mut rotate = lines[1].clone();
+    rotate["op"] = json!("rotate");
+    let refused = [
+        other_kind,
+        raw_key,
+        empty_seed,
+        bad_url,
+        text_version,
+        v1_list,
+        rotate,
+    ];
+    let input: String = refused.iter().map(|l| format!("{l}\n")).collect();
+    let got = answers(&input).await;
+    for (l, a) in refused.iter().zip(&got) {
+        assert!(!req.is_valid(l), "the schema accepts {l}");
+        assert_eq!(a["error"]["class"], "malformed", "{l} → {a}");
+    }
+    // `hello` announces the two ops.
+    let hello = answers("{\"id\":1,\"op\":\"hello\"}\n").await;
+    let ops = hello[0]["result"]["ops"].as_array().unwrap();
+    assert!(ops.contains(&json!("list")) && ops.contains(&json!("settings")));
+}

@@ -105,7 +105,7 @@ async fn answers_in_order_blank_lines_ignored_and_crypto_round_trip() {
             "noah-v0"
         ])
     );
-    assert_eq!(hello["ops"].as_array().unwrap().len(), 11);
+    assert_eq!(hello["ops"].as_array().unwrap().len(), 13);
     let blob = answers[1]["result"]["blob"].as_str().unwrap().to_string();
     assert!(blob.starts_with(&hex_of(b"BKPF")), "{blob}");
     assert_eq!(class(&answers[2]), "unsupported_version");

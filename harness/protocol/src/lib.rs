@@ -39,8 +39,10 @@ pub const ALL_PROFILES: [&str; 5] = [
 ];
 /// The only `store.kind` of profile `byok-json-v1`.
 pub const STORE_KIND_OBJECT_STORE: &str = "object-store";
+/// The `store.kind` of profile `noah-v0`: a server speaking API v0.
+pub const STORE_KIND_NOAH_V0: &str = "noah-v0";
 /// Every op of the protocol, in the order of docs/ADAPTER.md.
-pub const ALL_OPS: [&str; 11] = [
+pub const ALL_OPS: [&str; 13] = [
     "hello",
     "derive",
     "seal",
@@ -52,6 +54,8 @@ pub const ALL_OPS: [&str; 11] = [
     "delete",
     "import_key",
     "export_key",
+    "list",
+    "settings",
 ];
 
 /// Binary data, written as lowercase hex. Uppercase, odd length or other characters are
@@ -801,6 +805,114 @@ pub struct VaultStoredRotateResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VaultRestoreResult {
     pub payload: Hex,
+}
+
+// ---- profile noah-v0 (docs/profiles/noah-v0.md §7) ----
+
+/// `store` of profile `noah-v0`: a server speaking API v0 and the bearer token that names one
+/// user on it (as [`WireServer`], with `kind`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoahWireStore {
+    /// Must be `"noah-v0"`.
+    pub kind: String,
+    /// Base URL; API v0 lives under `/v0/`.
+    pub url: String,
+    /// Bearer token.
+    pub token: String,
+}
+
+impl fmt::Debug for NoahWireStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NoahWireStore")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `backup {profile, store, secret, payload}` → [`NoahSlot`]: `payload` is the wallet
+/// database file (opaque bytes), `secret` the seedphrase as a passphrase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahBackupRequest {
+    pub profile: String,
+    pub store: NoahWireStore,
+    pub secret: WireSecret,
+    pub payload: Hex,
+}
+
+/// `restore {profile, store, secret}` → [`NoahRestoreResult`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahRestoreRequest {
+    pub profile: String,
+    pub store: NoahWireStore,
+    pub secret: WireSecret,
+}
+
+/// `list {profile, store}` → [`NoahListResult`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahListRequest {
+    pub profile: String,
+    pub store: NoahWireStore,
+}
+
+/// `delete {profile, store, backup_version}` → `{}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahDeleteRequest {
+    pub profile: String,
+    pub store: NoahWireStore,
+    /// Passed to the server as given (it refuses a version outside its slots).
+    pub backup_version: i64,
+}
+
+/// `settings {profile, store, backup_enabled?}` → [`NoahSettingsResult`]; absent
+/// `backup_enabled` reads the settings without changing them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahSettingsRequest {
+    pub profile: String,
+    pub store: NoahWireStore,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_enabled: Option<bool>,
+}
+
+/// A committed slot, as API v0 lists it; also `backup`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoahSlot {
+    pub backup_version: i64,
+    /// RFC 3339, as the server wrote it.
+    pub created_at: String,
+    /// The object's size in bytes (the base64 body).
+    pub backup_size: u64,
+}
+
+/// A slot a restore passed over, and the class it failed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoahSkipped {
+    pub backup_version: i64,
+    pub class: String,
+}
+
+/// `restore` → `{"payload", "backup_version", "created_at", "backup_size", "skipped"}`:
+/// the slot that restored, and the newer slots passed over (empty: the latest restored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoahRestoreResult {
+    pub payload: Hex,
+    pub backup_version: i64,
+    pub created_at: String,
+    pub backup_size: u64,
+    pub skipped: Vec<NoahSkipped>,
+}
+
+/// `list` → `{"backups": [slot, …]}`, ascending by `backup_version`, as the server lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoahListResult {
+    pub backups: Vec<NoahSlot>,
+}
+
+/// `settings` → `{"backup_enabled", "last_backup_at"}` (`null` before the first backup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoahSettingsResult {
+    pub backup_enabled: bool,
+    pub last_backup_at: Option<String>,
 }
 
 #[cfg(test)]

@@ -327,10 +327,14 @@ pub enum Op {
     Delete,
     ImportKey,
     ExportKey,
+    /// Profile `noah-v0`'s slots (docs/profiles/noah-v0.md §7).
+    List,
+    /// Profile `noah-v0`'s backup settings.
+    Settings,
 }
 
 impl Op {
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 13] = [
         Op::Hello,
         Op::Derive,
         Op::Seal,
@@ -342,6 +346,8 @@ impl Op {
         Op::Delete,
         Op::ImportKey,
         Op::ExportKey,
+        Op::List,
+        Op::Settings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -357,6 +363,8 @@ impl Op {
             Op::Delete => "delete",
             Op::ImportKey => "import_key",
             Op::ExportKey => "export_key",
+            Op::List => "list",
+            Op::Settings => "settings",
         }
     }
 }
@@ -708,6 +716,11 @@ pub enum StoreObject {
     Artifact,
     /// Profile `dbm-stream-v1`: the newest backup's sidecar `<name>.enc.meta.json`.
     Sidecar,
+    /// Profile `noah-v0`: the object of the latest slot (found by content: the bytes its
+    /// download URL serves).
+    Latest,
+    /// Profile `noah-v0`: the object of the other slot.
+    Older,
 }
 
 /// The compression of a `dbm-backup` (docs/profiles/dbm-stream-v1.md §1).
@@ -737,6 +750,8 @@ impl fmt::Display for StoreObject {
             StoreObject::Temp => "temp",
             StoreObject::Artifact => "artifact",
             StoreObject::Sidecar => "sidecar",
+            StoreObject::Latest => "latest",
+            StoreObject::Older => "older",
         })
     }
 }
@@ -935,6 +950,10 @@ pub enum Step {
         /// Count only requests with this method.
         #[serde(default)]
         method: Option<String>,
+        /// Count only requests whose path pattern starts with this (`/v0/backup/complete_upload`;
+        /// UUID segments read `{uuid}`, numbers `{n}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
         /// Hit this many matching requests in a row from the `at`-th on (default 1); 0 =
         /// every one until a `clear` fault step (a window longer than any retries).
         #[serde(default)]
@@ -1034,6 +1053,67 @@ pub enum Step {
         #[serde(default)]
         expect: Expect,
     },
+    /// Profile `noah-v0`: adapter `backup` of the database (the user's identity +
+    /// `contacts`) with the seedphrase `secret`. On `ok` the answered slot must be `slot`
+    /// (when given), and the harness downloads that slot through the server and opens it
+    /// with the reference codec: it must give the database back.
+    NoahBackup {
+        actor: String,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
+        #[serde(default)]
+        contacts: Vec<String>,
+        /// The slot (`backup_version`) the backup must have written.
+        #[serde(default)]
+        slot: Option<i64>,
+        /// Read the slot back after `ok` (default); `false` where another device may replace
+        /// the slot at once (`together`), so that what it holds is not this backup's to judge.
+        #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+        read_back: bool,
+        #[serde(default)]
+        expect: Expect,
+    },
+    /// Profile `noah-v0`: adapter `restore`. On `ok`: the database's contacts (exactly
+    /// `contacts`, or exactly one of `contacts_one_of`), the slot it came from, and the
+    /// slots passed over (`skipped`, newest first).
+    NoahRestore {
+        actor: String,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
+        #[serde(default)]
+        contacts: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        contacts_one_of: Vec<Vec<String>>,
+        #[serde(default)]
+        slot: Option<i64>,
+        #[serde(default)]
+        skipped: Option<Vec<i64>>,
+        #[serde(default)]
+        expect: Expect,
+    },
+    /// Profile `noah-v0`: adapter `list`; on `ok` the slots listed must be exactly `slots`.
+    NoahList {
+        actor: String,
+        #[serde(default)]
+        slots: Option<Vec<i64>>,
+        #[serde(default)]
+        expect: Expect,
+    },
+    /// Profile `noah-v0`: the store's invariant, checked by the harness through the server
+    /// (docs/profiles/noah-v0.md §8): every slot the server lists downloads, with exactly
+    /// the size it records, and at least one opens with `secret` (one holding `contacts`,
+    /// when given).
+    NoahCheck {
+        user: String,
+        #[schemars(with = "SecretShape")]
+        secret: Secret,
+        #[serde(default)]
+        contacts: Option<Vec<String>>,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn first_step() -> usize {
@@ -1200,6 +1280,29 @@ impl Scenario {
                     if s.profiles.contains(&Profile::DbmStreamV1) =>
                 {
                     "profile dbm-stream-v1 backs up and restores with `dbm-backup` and `dbm-restore` (docs/profiles/dbm-stream-v1.md §8)"
+                }
+                Step::NoahBackup { .. }
+                | Step::NoahRestore { .. }
+                | Step::NoahList { .. }
+                | Step::NoahCheck { .. }
+                    if s.profiles != [Profile::NoahV0] =>
+                {
+                    "`noah-backup`, `noah-restore`, `noah-list` and `noah-check` belong to profile noah-v0 only (`profiles = [\"noah-v0\"]`)"
+                }
+                Step::Backup { .. }
+                | Step::Restore { .. }
+                | Step::Rotate { .. }
+                | Step::Recover { .. }
+                | Step::OpenStored { .. }
+                | Step::Seal { .. }
+                | Step::Delete { .. }
+                | Step::SaveStored { .. }
+                | Step::ImportKey { .. }
+                | Step::DbmBackup { .. }
+                | Step::DbmRestore { .. }
+                    if s.profiles.contains(&Profile::NoahV0) =>
+                {
+                    "profile noah-v0 backs up and restores with `noah-backup`, `noah-restore`, `noah-list` and `noah-check` (docs/profiles/noah-v0.md §8)"
                 }
                 _ => continue,
             };

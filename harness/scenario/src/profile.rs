@@ -32,8 +32,8 @@ pub enum Profile {
     #[serde(rename = "dbm-stream-v1")]
     DbmStreamV1,
     /// The Noah wallet's database backup: base64 of an AES-256-GCM body under a
-    /// PBKDF2-SHA256 key derived from the seedphrase (docs/profiles/noah-v0.md). Only its
-    /// vectors run so far.
+    /// PBKDF2-SHA256 key derived from the seedphrase (docs/profiles/noah-v0.md), stored
+    /// through a server's presigned URLs in two rolling slots.
     #[serde(rename = "noah-v0")]
     NoahV0,
 }
@@ -232,8 +232,16 @@ impl Profile {
                 "mid-rotation-crash",
                 "smart-recovery",
             ],
-            // The presigned-URL server and its client are not built yet.
-            Profile::NoahV0 => &["vectors"],
+            // No `smart-recovery` (one seedphrase, nothing to search), no `hygiene` (a
+            // v1 blob's header); `protocol` holds API v0's rules.
+            Profile::NoahV0 => &[
+                "vectors",
+                "conflict",
+                "wrong-passphrase",
+                "corrupted-blob",
+                "mid-rotation-crash",
+                "protocol",
+            ],
         }
     }
 

@@ -75,6 +75,10 @@ pub struct WriterArgs {
     /// artifact over the old one before the new sidecar.
     #[arg(long, hide = true)]
     pub unsafe_dbm_overwrite_in_place: bool,
+    /// Broken variant (noah-v0): every backup writes slot 1, so there is never a second
+    /// backup to fall back to.
+    #[arg(long, hide = true)]
+    pub unsafe_noah_always_slot_1: bool,
 }
 
 impl WriterArgs {
@@ -94,6 +98,9 @@ impl WriterArgs {
                 },
                 vault: backproof_client::vault_store::VaultBroken {
                     delete_before_put: self.unsafe_vault_delete_before_put,
+                },
+                noah: backproof_client::noah_store::NoahBroken {
+                    always_slot_1: self.unsafe_noah_always_slot_1,
                 },
             },
             ..ClientConfig::default()

@@ -284,7 +284,7 @@ async fn dispatch(
             Profile::ByokJsonV1 => return dispatch_byok(op, v, client).await,
             Profile::MetamaskVault => return dispatch_vault(op, v, client).await,
             Profile::DbmStreamV1 => return dbm::dispatch(op, v, config.dbm, keyring).await,
-            Profile::NoahV0 => return noah::dispatch(op, v, client),
+            Profile::NoahV0 => return noah::dispatch(op, v, client).await,
             Profile::V1 => {}
         }
     }
@@ -385,6 +385,9 @@ async fn dispatch(
             client.delete(&(&r.server).into()).await?;
             Ok(json!({}))
         }
+        "list" | "settings" => Err(OpError::malformed(format!(
+            "op {op:?} belongs to profile {PROFILE_NOAH_V0} (its two slots and its settings); profile {PROFILE_V1} has one backup and no settings"
+        ))),
         other => Err(OpError::malformed(format!(
             "unknown op {other:?}; known ops: {}",
             ALL_OPS.join(", ")

@@ -74,6 +74,17 @@ fn implied_requirements(s: &Scenario) -> BTreeSet<Capability> {
         Step::DbmRestore { .. } => {
             r.insert(Capability::Op(Op::Restore));
         }
+        Step::NoahBackup { .. } => {
+            r.insert(Capability::Op(Op::Backup));
+        }
+        Step::NoahRestore { .. } => {
+            r.insert(Capability::Op(Op::Restore));
+        }
+        Step::NoahList { .. } => {
+            r.insert(Capability::Op(Op::List));
+        }
+        // The harness's own reads through the server's API v0 and its presigned URLs.
+        Step::NoahCheck { .. } => {}
         Step::Fault { fault, proxy, .. } => {
             if *fault == FaultKind::KillServer {
                 r.insert(Capability::ServerRestart);

@@ -282,7 +282,7 @@ pub(super) fn check_contacts(
 
 /// The restored contacts are exactly one of the sets `one_of`: one writer's state whole,
 /// neither a merge nor a mix of them.
-fn check_contacts_one_of(payload: &[u8], one_of: &[Vec<String>]) -> Result<(), Verdict> {
+pub(super) fn check_contacts_one_of(payload: &[u8], one_of: &[Vec<String>]) -> Result<(), Verdict> {
     let got = contacts_of(payload)?;
     let sets: Vec<Vec<String>> = one_of
         .iter()

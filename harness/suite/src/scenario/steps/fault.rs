@@ -26,6 +26,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             status,
             ms,
             method,
+            path,
             count,
         } => {
             let p = world.proxy(*proxy)?;
@@ -73,7 +74,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
                     at: *at,
                     matching: StepMatch {
                         method: method.clone(),
-                        pattern_prefix: None,
+                        pattern_prefix: path.clone(),
                     },
                     fault: f,
                 },

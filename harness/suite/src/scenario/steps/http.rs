@@ -106,6 +106,8 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
         header_list.insert(0, ("authorization".to_string(), a));
     }
     let sent_body = match body {
+        // A JSON body may name a user's server-side name (API v0's `s3_key`).
+        Some(BodyDef { text: Some(t), .. }) => Some(expand_users(t, name_of).into_bytes()),
         Some(b) => Some(body_bytes(b)?),
         None => None,
     };

@@ -1,11 +1,13 @@
 //! The scripted steps of docs/SCENARIOS.md, one file per kind: `adapter` (backup, restore,
 //! rotate, recover, delete, open-stored), `http`, `storage`, `fault` (fault, restart), `dbm`
-//! (import-key, dbm-backup, dbm-restore).
+//! (import-key, dbm-backup, dbm-restore), `noah` (noah-backup, noah-restore, noah-list,
+//! noah-check).
 
 mod adapter;
 mod dbm;
 mod fault;
 mod http;
+mod noah;
 mod storage;
 
 use sha2::{Digest, Sha256};
@@ -35,6 +37,10 @@ pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
         Step::ImportKey { .. } | Step::DbmBackup { .. } | Step::DbmRestore { .. } => {
             dbm::run(world, step).await
         }
+        Step::NoahBackup { .. }
+        | Step::NoahRestore { .. }
+        | Step::NoahList { .. }
+        | Step::NoahCheck { .. } => noah::run(world, step).await,
     }
 }
 

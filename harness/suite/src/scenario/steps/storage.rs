@@ -97,7 +97,19 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let (key, mut blob) = if world.profile() == Profile::DbmStreamV1 {
+    let (key, mut blob) = if world.profile() == Profile::NoahV0 {
+        if member.is_some() || field.is_some() {
+            return Err(Verdict::Error(
+                "profile noah-v0's object is base64 text: address it by `offset` or `len`, not `member` or `field`".into(),
+            ));
+        }
+        let which = if *object == StoreObject::Final {
+            StoreObject::Latest
+        } else {
+            *object
+        };
+        world.noah_object(user, which).await?
+    } else if world.profile() == Profile::DbmStreamV1 {
         let key = dbm_object_key(world, user, *object).await?;
         let blob = world.get_object_if_any(&key).await?.ok_or_else(|| {
             Verdict::Error(format!("user {user} has no {object} object to damage"))

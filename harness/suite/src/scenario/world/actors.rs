@@ -56,6 +56,13 @@ pub(crate) enum Request<'a> {
         op: Op,
         fields: &'a Value,
     },
+    /// A `noah-v0` op with its own fields (docs/profiles/noah-v0.md §7); the world adds
+    /// `profile`, and `store` (the server through the client proxy, the user's token) for
+    /// the store ops.
+    Noah {
+        op: Op,
+        fields: &'a Value,
+    },
 }
 
 impl Request<'_> {
@@ -68,7 +75,7 @@ impl Request<'_> {
             Request::Delete => Op::Delete,
             Request::Open { .. } => Op::Open,
             Request::Seal { .. } => Op::Seal,
-            Request::Dbm { op, .. } => *op,
+            Request::Dbm { op, .. } | Request::Noah { op, .. } => *op,
         }
     }
 }
@@ -171,6 +178,25 @@ impl World {
         if self.is_object_store() {
             return self.object_store_request(actor, req);
         }
+        if let Request::Noah { op, fields } = req {
+            let mut json = fields.clone();
+            if let Some(m) = json.as_object_mut() {
+                m.insert(
+                    "profile".into(),
+                    Value::String(self.profile().as_str().to_string()),
+                );
+                if matches!(
+                    op,
+                    Op::Backup | Op::Restore | Op::List | Op::Delete | Op::Settings
+                ) {
+                    m.insert(
+                        "store".into(),
+                        self.wire_noah_store(&self.actor_user(actor)).await?,
+                    );
+                }
+            }
+            return Ok(json);
+        }
         let profile = Profile::V1.as_str().to_string();
         let user = self.actor_user(actor);
         let json = match req {
@@ -216,7 +242,7 @@ impl World {
                 server: self.wire_server(&user).await?,
             }),
             // Refused at load outside profile dbm-stream-v1, an object-store profile.
-            Request::Dbm { fields, .. } => Ok(fields.clone()),
+            Request::Dbm { fields, .. } | Request::Noah { fields, .. } => Ok(fields.clone()),
         };
         // The protocol types serialize to JSON objects without fail.
         Ok(json.unwrap_or(Value::Null))
@@ -282,7 +308,7 @@ impl World {
                 profile,
                 server: placeholder(),
             }),
-            Request::Dbm { fields, .. } => Ok(fields.clone()),
+            Request::Dbm { fields, .. } | Request::Noah { fields, .. } => Ok(fields.clone()),
         };
         let mut json = json.unwrap_or(Value::Null);
         if let Some(m) = json.as_object_mut()

@@ -6,6 +6,7 @@
 //! The steps (`super::steps`) and drivers use a world; a world knows nothing of them.
 
 mod actors;
+mod noah;
 mod server;
 mod storage;
 
@@ -288,8 +289,11 @@ impl World {
             for (logical, entry) in tokens.mapping() {
                 let token = tokens.token(logical).unwrap_or_default();
                 clear_account(url, logical, entry, token).await?;
+                if profile == Profile::NoahV0 {
+                    clear_slots(url, logical, entry, token).await?;
+                }
             }
-            let world = World::create_for_url(target, url).await?;
+            let world = World::create_for_url(target, url, profile).await?;
             return world.start_actors(actors).await;
         }
         let stack: &Stack = infra.stack.as_ref().ok_or(WorldError::NoStack)?;
@@ -368,7 +372,8 @@ impl World {
             }),
             tokens: Mutex::default(),
             prefix: format!("u{tag}-"),
-            profile: Profile::V1,
+            // A server profile (v1, noah-v0): the server serves both APIs.
+            profile,
             store_prefix: String::new(),
             actors: BTreeMap::new(),
             actor_users: BTreeMap::new(),
@@ -392,7 +397,11 @@ impl World {
 
     /// A world on a server given by URL: the client proxy in front of the URL, no storage,
     /// no process.
-    async fn create_for_url(target: &Target, url: &str) -> Result<World, WorldError> {
+    async fn create_for_url(
+        target: &Target,
+        url: &str,
+        profile: Profile,
+    ) -> Result<World, WorldError> {
         let server = ServerProc::new(target.server.clone(), 0, Vec::new(), Vec::new(), Vec::new());
         // The server is reached by name (virtual host, CDN, TLS certificate): it must see its
         // own name in Host, not the proxy's 127.0.0.1 address.
@@ -427,7 +436,7 @@ impl World {
             auth_secret: String::new(),
             dir: dir.path().to_path_buf(),
             _dir: dir,
-            profile: Profile::V1,
+            profile,
             store_prefix: String::new(),
         })
     }
@@ -521,7 +530,11 @@ impl World {
         let suffix = match object {
             // A dbm-stream-v1 object is found by listing (steps/storage.rs); this is only
             // the user's folder.
-            StoreObject::Final | StoreObject::Artifact | StoreObject::Sidecar => "",
+            StoreObject::Final
+            | StoreObject::Artifact
+            | StoreObject::Sidecar
+            | StoreObject::Latest
+            | StoreObject::Older => "",
             StoreObject::Temp => "_temp",
         };
         format!(
@@ -806,6 +819,58 @@ async fn clear_account(
             })
         }
     }
+}
+
+/// Profile `noah-v0` on a server given by URL: every slot API v0 lists for the account is
+/// deleted (docs/API-v0.md), so the case starts with none.
+async fn clear_slots(url: &str, logical: &str, entry: &str, token: &str) -> Result<(), WorldError> {
+    let what = |call: &str| {
+        format!(
+            "clearing the slots of user {logical} (tokens file entry {entry:?}) before the case: POST {url}/v0/backup/{call}"
+        )
+    };
+    let post = |call: &'static str, body: serde_json::Value| {
+        http_client()
+            .post(format!("{url}/v0/backup/{call}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let resp = post("list", serde_json::json!({}))
+        .await
+        .map_err(|source| WorldError::ClearNoAnswer {
+            what: what("list"),
+            source,
+        })?;
+    let code = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    let slots: Vec<serde_json::Value> = match (code, serde_json::from_str(&body)) {
+        (200, Ok(serde_json::Value::Array(a))) => a,
+        _ => {
+            return Err(WorldError::ClearRefused {
+                what: what("list"),
+                code,
+                body: format!(": {}", body.trim().chars().take(200).collect::<String>()),
+            });
+        }
+    };
+    for v in slots.iter().filter_map(|s| s.get("backup_version")) {
+        let resp = post("delete", serde_json::json!({"backup_version": v}))
+            .await
+            .map_err(|source| WorldError::ClearNoAnswer {
+                what: what("delete"),
+                source,
+            })?;
+        let code = resp.status().as_u16();
+        if !matches!(code, 204 | 404) {
+            return Err(WorldError::ClearRefused {
+                what: what("delete"),
+                code,
+                body: String::new(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
