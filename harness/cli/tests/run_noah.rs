@@ -1,5 +1,6 @@
 //! `backproof run --profile noah-v0` through the reference adapter
-//! (docs/profiles/noah-v0.md): every vector passes, and two broken ports fail exactly the
+//! (docs/profiles/noah-v0.md): every vector passes, `kdf-weak` carries measured guess
+//! rates, and two broken ports fail exactly the
 //! vectors that pin the readings they get wrong — one that normalizes and trims the
 //! seedphrase, one that decodes the body as leniently as Android's base64 decoder.
 
@@ -73,6 +74,48 @@ fn the_reference_adapter_passes_every_vector() {
     );
     let adv: Vec<&str> = r.advisories.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(adv, ["no-key-check", "kdf-weak", "deterministic-salt"]);
+    guess_rates_beside_kdf_weak(&out);
+}
+
+/// `kdf-weak` carries guess rates measured by the run (docs/profiles/noah-v0.md §5): in
+/// report.json beside the timings, never in the snapshot, shown by every rendering and
+/// the run's summary. Speeds are not judged, only that they are rates of the right KDFs
+/// and that 10 000 PBKDF2 rounds are cheaper than a derivation aimed at 500 ms – 1 s.
+fn guess_rates_beside_kdf_weak(out: &common::RunOut) {
+    let r = out.report();
+    let k = r
+        .kdf_speed
+        .as_ref()
+        .unwrap_or_else(|| panic!("no kdf_speed\n{}", out.log()));
+    assert_eq!(
+        (k.profile.as_str(), k.advisory.as_str()),
+        ("noah-v0", "kdf-weak")
+    );
+    assert_eq!(k.design.kdf, "PBKDF2-HMAC-SHA256, 10000 iterations");
+    assert!(k.argon2id.kdf.starts_with("Argon2id m=") && k.argon2id.kdf.ends_with(",p=1"));
+    assert_eq!(k.target_ms, [500, 1000]);
+    assert_eq!(k.argon2id.derivations, 2, "the run's budget");
+    assert!(k.design.derivations >= 3, "{k:?}");
+    assert!(k.design.median_ns > 0 && k.argon2id.median_ns > 0, "{k:?}");
+    assert!(k.argon2id.guesses_per_second > 0.0, "{k:?}");
+    assert!(
+        k.design.guesses_per_second > k.argon2id.guesses_per_second,
+        "{k:?}"
+    );
+    assert!(r.snapshot().get("kdf_speed").is_none());
+    assert!(!r.snapshot_json().contains("guesses_per_second"));
+    // Only the measured figures say this; the advisory's fixed text does not.
+    let shown = "guesses/s per core";
+    for file in ["report.md", "junit.xml", "report.html"] {
+        assert!(out.file(file).contains(shown), "{file} lacks {shown:?}");
+    }
+    assert!(
+        out.stdout
+            .contains("advisory noah-v0/kdf-weak, measured on this machine:")
+            && out.stdout.contains(shown),
+        "{}",
+        out.log()
+    );
 }
 
 #[test]
