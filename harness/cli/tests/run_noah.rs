@@ -107,7 +107,12 @@ fn guess_rates_beside_kdf_weak(out: &common::RunOut) {
     // Only the measured figures say this; the advisory's fixed text does not.
     let shown = "guesses/s per core";
     for file in ["report.md", "junit.xml", "report.html"] {
-        assert!(out.file(file).contains(shown), "{file} lacks {shown:?}");
+        let text = out.file(file);
+        assert!(text.contains(shown), "{file} lacks {shown:?}");
+        // The other two advisories are there as well, deterministic-salt included.
+        for id in ["no-key-check", "kdf-weak", "deterministic-salt"] {
+            assert!(text.contains(id), "{file} lacks advisory {id}");
+        }
     }
     assert!(
         out.stdout
