@@ -101,9 +101,7 @@ pub enum Event {
         millis: u64,
     },
     /// After the cases: measuring what the report shows beside an advisory (a second or two).
-    Measuring {
-        what: String,
-    },
+    Measuring(String),
     /// Something the user should know that is no case's outcome.
     Warning(String),
 }
@@ -488,10 +486,16 @@ async fn measure_kdf_speed(
     {
         return None;
     }
-    on_event(Event::Measuring {
-        what: format!("{noah} {}: guesses per second", crate::kdf_speed::ADVISORY),
-    });
-    let budget = backproof_tune::guesses::GuessBudget::RUN;
+    on_event(Event::Measuring(format!(
+        "{noah} {}: guesses per second",
+        crate::kdf_speed::ADVISORY
+    )));
+    let mut budget = backproof_tune::guesses::GuessBudget::RUN;
+    // As `backproof tune` does: never more than half of the machine's memory.
+    if let Some(total) = backproof_tune::physical_memory_kib() {
+        let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
+        budget.max_memory_kib = budget.max_memory_kib.min(half);
+    }
     let outcome =
         tokio::task::spawn_blocking(move || crate::kdf_speed::measure_noah_v0(&budget)).await;
     match outcome {

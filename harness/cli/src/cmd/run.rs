@@ -298,7 +298,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             bar.set_length(total as u64);
             bar.set_position(0);
         }
-        Event::CaseStarted { id } | Event::Measuring { what: id } => bar.set_message(id),
+        Event::CaseStarted { id } | Event::Measuring(id) => bar.set_message(id),
         Event::Warning(line) => say(format!("warning: {line}")),
         Event::CaseDone { case, .. } => {
             bar.inc(1);
