@@ -1,9 +1,9 @@
 //! `backproof run --profile noah-v0` through the reference adapter
-//! (docs/profiles/noah-v0.md): every vector and every store case passes, and broken
-//! variants fail exactly the cases that pin what they get wrong — a port that normalizes
-//! and trims the seedphrase, one that decodes the body as leniently as Android's base64
-//! decoder, a client that always writes slot 1 (docs/ADAPTER.md), and the server's two
-//! API v0 variants (docs/API-v0.md).
+//! (docs/profiles/noah-v0.md): every vector and every store case passes, `kdf-weak` carries
+//! measured guess rates, and broken variants fail exactly the cases that pin what they get
+//! wrong — a port that normalizes and trims the seedphrase, one that decodes the body as
+//! leniently as Android's base64 decoder, a client that always writes slot 1
+//! (docs/ADAPTER.md), and the server's two API v0 variants (docs/API-v0.md).
 
 use backproof_report::Outcome;
 use common::{quoted_exe, root, run};
@@ -122,6 +122,53 @@ fn the_reference_adapter_passes_every_vector_and_every_store_case() {
     );
     let adv: Vec<&str> = r.advisories.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(adv, ["no-key-check", "kdf-weak", "deterministic-salt"]);
+    guess_rates_beside_kdf_weak(&out);
+}
+
+/// `kdf-weak` carries guess rates measured by the run (docs/profiles/noah-v0.md §5): in
+/// report.json beside the timings, never in the snapshot, shown by every rendering and
+/// the run's summary. Speeds are not judged, only that they are rates of the right KDFs
+/// and that 10 000 PBKDF2 rounds are cheaper than a derivation aimed at 500 ms – 1 s.
+fn guess_rates_beside_kdf_weak(out: &common::RunOut) {
+    let r = out.report();
+    let k = r
+        .kdf_speed
+        .as_ref()
+        .unwrap_or_else(|| panic!("no kdf_speed\n{}", out.log()));
+    assert_eq!(
+        (k.profile.as_str(), k.advisory.as_str()),
+        ("noah-v0", "kdf-weak")
+    );
+    assert_eq!(k.design.kdf, "PBKDF2-HMAC-SHA256, 10000 iterations");
+    assert!(k.argon2id.kdf.starts_with("Argon2id m=") && k.argon2id.kdf.ends_with(",p=1"));
+    assert_eq!(k.target_ms, [500, 1000]);
+    assert_eq!(k.argon2id.derivations, 2, "the run's budget");
+    assert!(k.design.derivations >= 3, "{k:?}");
+    assert!(k.design.median_ns > 0 && k.argon2id.median_ns > 0, "{k:?}");
+    assert!(k.argon2id.guesses_per_second > 0.0, "{k:?}");
+    assert!(
+        k.design.guesses_per_second > k.argon2id.guesses_per_second,
+        "{k:?}"
+    );
+    assert!(r.snapshot().get("kdf_speed").is_none());
+    assert!(!r.snapshot_json().contains("guesses_per_second"));
+    // Only the measured figures say this; the advisory's fixed text does not.
+    let shown = "guesses/s per core";
+    for file in ["report.md", "junit.xml", "report.html"] {
+        let text = out.file(file);
+        assert!(text.contains(shown), "{file} lacks {shown:?}");
+        // The other two advisories are there as well, deterministic-salt included.
+        for id in ["no-key-check", "kdf-weak", "deterministic-salt"] {
+            assert!(text.contains(id), "{file} lacks advisory {id}");
+        }
+    }
+    assert!(
+        out.stdout
+            .contains("advisory noah-v0/kdf-weak, measured on this machine:")
+            && out.stdout.contains(shown),
+        "{}",
+        out.log()
+    );
 }
 
 #[test]

@@ -69,6 +69,8 @@ fn profile_all_puts_v1_and_byok_side_by_side_with_advisories_in_every_format() {
         ]
     );
     assert_eq!(r.totals.total() as usize, r.cases.len());
+    // Guess rates are measured for noah-v0's kdf-weak only: no noah-v0 case, none.
+    assert!(r.kdf_speed.is_none(), "{:?}", r.kdf_speed);
     // Each advisory lists the passing cases whose scenario `shows` it, and no other.
     let conflict = r.case("byok-json-v1/conflict/last-writer-wins").unwrap();
     let wrong = r
@@ -120,7 +122,9 @@ fn a_v1_run_has_no_advisories_and_keeps_its_ids() {
     assert_eq!(r.cases.len(), 1, "{}", out.log());
     assert_eq!(r.cases[0].id, "protocol/get-none");
     assert!(r.advisories.is_empty());
+    assert!(r.kdf_speed.is_none());
     assert!(!out.file("report.json").contains("advisories"));
+    assert!(!out.file("report.json").contains("kdf_speed"));
     assert!(!out.file("report.md").contains("Advisories"));
     assert!(!out.file("junit.xml").contains("advisories"));
 }

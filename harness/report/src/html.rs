@@ -27,6 +27,7 @@ main { padding:8px 24px 48px; max-width:1600px; }
 h2 { font-size:16px; margin:24px 0 8px; }
 h3 { font-size:14px; margin:14px 0 6px; }
 h3 .count { color:var(--muted); font-weight:normal; }
+.kdf-speed { display:block; color:var(--muted); font-style:italic; }
 table { border-collapse:collapse; }
 th, td { border:1px solid var(--line); padding:4px 8px; text-align:left; vertical-align:top; }
 th { background:var(--bg); white-space:nowrap; }
@@ -327,15 +328,23 @@ fn advisories(out: &mut String, reports: &[Report]) {
                     )
                 })
                 .collect();
+            let measured = match r.kdf_speed_for(a) {
+                Some(k) => format!(
+                    " <span class=\"kdf-speed\">{}</span>",
+                    escape(&k.report_line())
+                ),
+                None => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "<li class=\"advisory\" data-advisory=\"{}\" data-profile=\"{}\"><b>{}</b> <code>{}</code> — {}: {}{}</li>",
+                "<li class=\"advisory\" data-advisory=\"{}\" data-profile=\"{}\"><b>{}</b> <code>{}</code> — {}: {}{}{}</li>",
                 escape(&a.id),
                 escape(&a.profile),
                 escape(&a.profile),
                 escape(&a.id),
                 escape(&a.title),
                 escape(&a.detail),
+                measured,
                 if shown.is_empty() {
                     String::new()
                 } else {

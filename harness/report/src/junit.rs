@@ -134,11 +134,15 @@ fn advisories(out: &mut String, report: &Report, timestamp: &str) {
         } else {
             a.shown_by.join(", ")
         };
+        let measured = match report.kdf_speed_for(a) {
+            Some(k) => format!("  {}\n", k.report_line()),
+            None => String::new(),
+        };
         let _ = write!(
             out,
             "{}",
             text_esc(&format!(
-                "[{}] {}: {}\n  {}\n  shown by: {}\n",
+                "[{}] {}: {}\n  {}\n{measured}  shown by: {}\n",
                 a.profile, a.id, a.title, a.detail, shown
             ))
         );

@@ -4,9 +4,10 @@
 //! self-contained HTML page (several reports side by side), the diff between two reports,
 //! the baseline gate, and the known-deviations file.
 //!
-//! A report has a deterministic part (what [`Report::snapshot`] returns) and `timings`,
-//! the only part that changes between two identical runs; the reference report kept in
-//! `reports/` is the deterministic part, so it can be compared byte for byte.
+//! A report has a deterministic part (what [`Report::snapshot`] returns) and the parts that
+//! change between two identical runs, `timings` and `kdf_speed` (measured guess rates); the
+//! reference report kept in `reports/` is the deterministic part, so it can be compared byte
+//! for byte.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -19,6 +20,7 @@ mod deviations;
 mod diff;
 mod html;
 mod junit;
+mod kdf_speed;
 mod markdown;
 mod merge;
 #[cfg(feature = "insta")]
@@ -28,6 +30,7 @@ pub use deviations::{DeviationsError, apply_deviations, load_deviations, parse_d
 pub use diff::{Change, Diff, Gate, diff, gate};
 pub use html::render_html;
 pub use junit::render_junit;
+pub use kdf_speed::{GuessRate, KdfSpeed};
 pub use markdown::render_markdown;
 pub use merge::{MergeError, Shard, ShardError, merge};
 
@@ -67,9 +70,14 @@ pub struct Report {
     /// from a whole run and from a merge of all N shards (`backproof report merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
-    /// The only non-deterministic part; absent from snapshots (and so defaulted on load).
+    /// Wall-clock facts; absent from snapshots (and so defaulted on load).
     #[serde(default)]
     pub timings: Timings,
+    /// Guess rates measured on the machine that ran the report, shown next to the advisory
+    /// they belong to (the `kdf-weak` of noah-v0). Present when that advisory is; like
+    /// `timings`, machine-dependent and absent from snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf_speed: Option<KdfSpeed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,11 +315,12 @@ impl Report {
             advisories: Vec::new(),
             shard: None,
             timings,
+            kdf_speed: None,
         }
     }
 
-    /// The deterministic part: everything but `timings`, cases and deviations sorted by
-    /// case id. Two runs of the same suite on the same target give equal snapshots. A shard
+    /// The deterministic part: everything but `timings` and `kdf_speed`, cases and
+    /// deviations sorted by case id. Two runs of the same suite on the same target give equal snapshots. A shard
     /// keeps its `shard` (it is a part, and says so); a whole run and a merge of all shards
     /// have none, so their snapshots are equal.
     pub fn snapshot(&self) -> serde_json::Value {
@@ -422,6 +431,13 @@ impl Report {
 
     pub fn case(&self, id: &str) -> Option<&CaseResult> {
         self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The measured guess rates that belong next to `advisory`, if the run measured them.
+    pub fn kdf_speed_for(&self, advisory: &Advisory) -> Option<&KdfSpeed> {
+        self.kdf_speed
+            .as_ref()
+            .filter(|k| k.profile == advisory.profile && k.advisory == advisory.id)
     }
 
     pub fn deviation(&self, case: &str) -> Option<&Deviation> {

@@ -177,13 +177,18 @@ fn advisories(out: &mut String, report: &Report) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let measured = match report.kdf_speed_for(a) {
+            Some(k) => format!("<br>*{}*", esc(&k.report_line())),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "| {} | `{}` | **{}**: {} | {} |",
+            "| {} | `{}` | **{}**: {}{} | {} |",
             esc(&a.profile),
             a.id.replace('`', ""),
             esc(&a.title),
             esc(&a.detail),
+            measured,
             shown
         );
     }

@@ -145,7 +145,8 @@ pub enum MergeError {
 /// the totals recounted, the deviations of all inputs, no `shard`, so its snapshot equals
 /// the one of an unsharded run of the same selection. `suite`, `target` and `stack` must be
 /// equal in all inputs. Timings: every case's milliseconds, the earliest start, and the
-/// longest wall time (the shards ran side by side).
+/// longest wall time (the shards ran side by side). Measured guess rates (`kdf_speed`): those
+/// of the lowest shard that has them.
 ///
 /// `reports` pairs each report with a name for messages (its file name).
 pub fn merge(reports: &[(String, Report)]) -> Result<Report, MergeError> {
@@ -230,6 +231,19 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, MergeError> {
         timings,
     );
     merged.advisories = advisories.into_values().collect();
+    // Each shard that ran noah-v0 measured on its own machine, side by side with the other
+    // shards: keep one measurement whole (both rates come from one machine, or the ratio
+    // means nothing), the lowest shard's, so the choice does not depend on argument order.
+    merged.kdf_speed = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| {
+            r.kdf_speed
+                .as_ref()
+                .map(|k| ((r.shard.map(|s| s.index), i), k))
+        })
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, k)| k.clone());
     Ok(merged)
 }
 

@@ -4,6 +4,7 @@
 //! See docs/ARCHITECTURE.md and docs/SCENARIOS.md.
 
 pub(crate) mod history;
+pub mod kdf_speed;
 /// The profiles live with the scenario model, in their own crate (docs/FUZZING.md).
 pub use backproof_scenario::profile;
 pub mod run;

@@ -90,9 +90,20 @@ impl Selection {
 /// Progress events for a caller's progress bar.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started { total: usize },
-    CaseStarted { id: String },
-    CaseDone { case: CaseResult, millis: u64 },
+    Started {
+        total: usize,
+    },
+    CaseStarted {
+        id: String,
+    },
+    CaseDone {
+        case: CaseResult,
+        millis: u64,
+    },
+    /// After the cases: measuring what the report shows beside an advisory (a second or two).
+    Measuring(String),
+    /// Something the user should know that is no case's outcome.
+    Warning(String),
 }
 
 /// Loads the scenarios, one instance per selected profile each applies to, and filters
@@ -455,7 +466,54 @@ pub async fn run(opts: RunOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<
         .map(|s| (s.id.clone(), s.shows.clone()))
         .collect();
     report.advisories = advisories(&report.cases, &shows);
+    report.kdf_speed = measure_kdf_speed(&report, on_event).await;
+    report.timings.wall_ms = wall.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The guess rates of noah-v0's `kdf-weak` advisory, measured once, after the cases (so no
+/// case competes for the cores), when the report has that advisory; `None` otherwise, or
+/// with a warning when the measurement fails (it decides no outcome).
+async fn measure_kdf_speed(
+    report: &Report,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Option<backproof_report::KdfSpeed> {
+    let noah = Profile::NoahV0.as_str();
+    if !report
+        .advisories
+        .iter()
+        .any(|a| a.profile == noah && a.id == crate::kdf_speed::ADVISORY)
+    {
+        return None;
+    }
+    on_event(Event::Measuring(format!(
+        "{noah} {}: guesses per second",
+        crate::kdf_speed::ADVISORY
+    )));
+    let mut budget = backproof_tune::guesses::GuessBudget::RUN;
+    // As `backproof tune` does: never more than half of the machine's memory.
+    if let Some(total) = backproof_tune::physical_memory_kib() {
+        let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
+        budget.max_memory_kib = budget.max_memory_kib.min(half);
+    }
+    let outcome =
+        tokio::task::spawn_blocking(move || crate::kdf_speed::measure_noah_v0(&budget)).await;
+    match outcome {
+        Ok(Ok((_, speed))) => Some(speed),
+        Ok(Err(e)) => {
+            on_event(Event::Warning(format!(
+                "the {noah} {} advisory goes without its guess rates: {e}",
+                crate::kdf_speed::ADVISORY
+            )));
+            None
+        }
+        Err(e) => {
+            on_event(Event::Warning(format!(
+                "the {noah} guess-rate measurement stopped: {e}"
+            )));
+            None
+        }
+    }
 }
 
 /// A rough rank of how long a scenario runs, for scheduling only: a crash enumeration

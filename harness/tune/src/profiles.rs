@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use backproof_format::profiles::{byok_json_v1 as byok, metamask_vault as mm};
+use backproof_format::profiles::{byok_json_v1 as byok, metamask_vault as mm, noah_v0 as noah};
 
 use crate::iterations::{Limits, MeasureIterations};
 use crate::search::MeasureError;
@@ -55,25 +55,53 @@ pub struct LocalIterations(pub TunableKdf);
 
 impl MeasureIterations for LocalIterations {
     fn measure(&mut self, iterations: u32) -> Result<Duration, MeasureError> {
-        let pass = black_box(crate::adapter::PASSPHRASE);
-        let salt = black_box([0x5a; 32]);
-        let start = Instant::now();
-        let key = match self.0 {
-            TunableKdf::Pbkdf2Sha512 => {
-                byok::derive_key(pass, &byok::Kdf::Pbkdf2 { iterations }, &salt)
-                    .map_err(|e| e.to_string())
-            }
-            TunableKdf::Pbkdf2Sha256 => {
-                mm::derive_key(pass, &mm::Kdf::Pbkdf2 { iterations }, &salt)
-                    .map_err(|e| e.to_string())
-            }
+        let kdf = self.0;
+        timed(|pass| match kdf {
+            TunableKdf::Pbkdf2Sha512 => byok::derive_key(
+                pass,
+                &byok::Kdf::Pbkdf2 { iterations },
+                &black_box([0x5a; 32]),
+            )
+            .map_err(|e| e.to_string()),
+            TunableKdf::Pbkdf2Sha256 => mm::derive_key(
+                pass,
+                &mm::Kdf::Pbkdf2 { iterations },
+                &black_box([0x5a; 32]),
+            )
+            .map_err(|e| e.to_string()),
             TunableKdf::Argon2id => Err("Argon2id is tuned by backproof_tune::tune".to_owned()),
-        }
-        .map_err(|e| MeasureError::new(format!("derivation failed: {e}")))?;
-        let elapsed = start.elapsed();
-        black_box(&key);
-        Ok(elapsed)
+        })
     }
+}
+
+/// Measures noah-v0's own `derive_key` (salt from the seedphrase, then PBKDF2-HMAC-SHA256
+/// at the design's fixed [`noah::ITERATIONS`]): the profile's KDF cannot be tuned, only
+/// timed, for the `kdf-weak` advisory's guess rate (docs/profiles/noah-v0.md §5). Any other
+/// count is refused: the codec has no way to derive with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoahV0Derivation;
+
+impl MeasureIterations for NoahV0Derivation {
+    fn measure(&mut self, iterations: u32) -> Result<Duration, MeasureError> {
+        if iterations != noah::ITERATIONS {
+            return Err(MeasureError::new(format!(
+                "noah-v0 derives with a fixed {} iterations, not {iterations}",
+                noah::ITERATIONS
+            )));
+        }
+        timed(|pass| noah::derive_key(pass).map_err(|e| e.to_string()))
+    }
+}
+
+/// Times one derivation of the probe passphrase; the inputs and the key go through
+/// `black_box` so the optimizer cannot drop or hoist the work.
+fn timed<K>(derive: impl FnOnce(&str) -> Result<K, String>) -> Result<Duration, MeasureError> {
+    let pass = black_box(crate::adapter::PASSPHRASE);
+    let start = Instant::now();
+    let key = derive(pass).map_err(|e| MeasureError::new(format!("derivation failed: {e}")))?;
+    let elapsed = start.elapsed();
+    black_box(&key);
+    Ok(elapsed)
 }
 
 #[cfg(test)]
@@ -90,5 +118,12 @@ mod tests {
             assert!(e.message.contains("derivation failed"), "{e}");
         }
         assert!(LocalIterations(TunableKdf::Argon2id).measure(1).is_err());
+    }
+
+    #[test]
+    fn noah_v0_is_timed_at_its_fixed_count_only() {
+        NoahV0Derivation.measure(noah::ITERATIONS).unwrap();
+        let e = NoahV0Derivation.measure(noah::ITERATIONS + 1).unwrap_err();
+        assert!(e.message.contains("fixed 10000 iterations"), "{e}");
     }
 }

@@ -298,7 +298,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             bar.set_length(total as u64);
             bar.set_position(0);
         }
-        Event::CaseStarted { id } => bar.set_message(id),
+        Event::CaseStarted { id } | Event::Measuring(id) => bar.set_message(id),
+        Event::Warning(line) => say(format!("warning: {line}")),
         Event::CaseDone { case, .. } => {
             bar.inc(1);
             if !case.outcome.is_passing() && case.outcome != Outcome::Unsupported {
@@ -377,6 +378,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     println!("{}", summary(&report));
+    if let Some(k) = &report.kdf_speed {
+        // The advisory's figures; the advisory itself is in every rendering.
+        println!(
+            "advisory {}/{}, measured on this machine: {}",
+            k.profile,
+            k.advisory,
+            k.describe()
+        );
+    }
     for p in &outputs {
         println!("wrote {}", p.display());
     }

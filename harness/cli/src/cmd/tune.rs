@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use backproof_suite::profile::Profile;
+use backproof_tune::guesses::GuessBudget;
 use backproof_tune::iterations::{IterationsError, TunedIterations, tune_iterations};
 use backproof_tune::profiles::{LocalIterations, TunableKdf};
 use backproof_tune::search::{Measure, MeasureError, fmt_duration, median};
@@ -145,21 +146,14 @@ fn chosen_kdf(profile: Profile, kdf: Option<&str>) -> anyhow::Result<TunableKdf>
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if args.profile == Profile::NoahV0 {
+        return run_guess_rates(&args);
+    }
     let kdf = chosen_kdf(args.profile, args.kdf.as_deref())?;
     if kdf != TunableKdf::Argon2id {
         return run_iterations(&args, kdf);
     }
-    let mut max_memory = args.max_memory;
-    if let Some(total) = backproof_tune::physical_memory_kib() {
-        let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
-        if max_memory > half {
-            eprintln!(
-                "backproof tune: --max-memory lowered from {max_memory} KiB to {half} KiB \
-                 (half of this machine's physical memory)"
-            );
-            max_memory = half;
-        }
-    }
+    let max_memory = capped_memory(args.max_memory);
     let cfg = backproof_tune::Config::new(args.target, max_memory, args.lanes, args.runs);
     let info = RunInfo {
         window: args.target,
@@ -217,6 +211,74 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("backproof tune: {err}");
     }
     Ok(code)
+}
+
+/// `--max-memory`, lowered to half of this machine's physical memory (and said so).
+fn capped_memory(max_memory: u32) -> u32 {
+    if let Some(total) = backproof_tune::physical_memory_kib() {
+        let half = u32::try_from(total / 2).unwrap_or(u32::MAX);
+        if max_memory > half {
+            eprintln!(
+                "backproof tune: --max-memory lowered from {max_memory} KiB to {half} KiB \
+                 (half of this machine's physical memory)"
+            );
+            return half;
+        }
+    }
+    max_memory
+}
+
+/// noah-v0: nothing to tune, so the cost of a guess on this machine instead, measured as a
+/// run measures it for the `kdf-weak` advisory (docs/profiles/noah-v0.md §5), with
+/// `--target`, `--max-memory` and `--runs` (Argon2id derivations) applied.
+fn run_guess_rates(args: &Args) -> anyhow::Result<u8> {
+    if let Some(cmd) = &args.client_adapter {
+        anyhow::bail!(
+            "--client-adapter {cmd:?} cannot time noah-v0's PBKDF2: the adapter protocol's \
+             `derive` op derives blob v1's Argon2id only (docs/ADAPTER.md); run `backproof \
+             tune --profile noah-v0` on the device itself"
+        );
+    }
+    // The same refusal every profile without a tunable KDF gets, as the explanation.
+    let nothing = chosen_kdf(args.profile, args.kdf.as_deref())
+        .err()
+        .map(|e| e.to_string())
+        .context("noah-v0 has no tunable KDF")?;
+    let budget = GuessBudget {
+        window: args.target,
+        max_memory_kib: capped_memory(args.max_memory),
+        argon2id_runs: args.runs,
+        ..GuessBudget::RUN
+    };
+    let (_, speed) = backproof_suite::kdf_speed::measure_noah_v0(&budget)
+        .context("measuring the guess rates of noah-v0's KDF and Argon2id")?;
+    let json = serde_json::json!({
+        "schema": "backproof-tune/1",
+        "ok": false,
+        "profile": args.profile.as_str(),
+        "kdf": null,
+        "error": {"message": nothing, "limit": null},
+        "guess_rates": speed,
+    });
+    let text = format!(
+        "backproof tune: {nothing}. Its 10 000 PBKDF2-HMAC-SHA256 iterations are fixed by the \
+         design (docs/profiles/noah-v0.md §2).\nWhat a guess costs on this machine instead (advisory \
+         {}/{}, docs/profiles/noah-v0.md §5):\n  {}\n",
+        speed.profile,
+        speed.advisory,
+        speed.describe()
+    );
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{json}"),
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            print!("{text}");
+            println!("  wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit::OK)
 }
 
 /// Tunes a PBKDF2 iteration count on this machine and reports it.
