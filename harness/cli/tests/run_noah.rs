@@ -267,3 +267,78 @@ fn a_v0_server_started_by_command_passes_every_store_case() {
     ids.sort();
     assert_eq!(ids, scenario_ids());
 }
+
+/// A Noah-style server given by URL (docs/GATE.md): the reference's `serve` in a process of
+/// its own, reached only through its URL and tokens. Every store case passes or is
+/// `unsupported` for what a URL target cannot give (storage access for the damage cases,
+/// the S3 proxy for a kill at the PUT); none fails. Run twice on the same accounts: the
+/// first run leaves backups in both slots, so the second passes its empty-slot checks only
+/// because each case clears the account's slots first.
+#[test]
+fn a_v0_server_by_url_passes_what_it_can_run_and_reports_the_rest_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::url_server::UrlServer::start(&dir.path().join("serve.log"));
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "[users]\nalice = \"{}\"\nbob = \"{}\"\n",
+            server.token("alice"),
+            server.token("bob")
+        ),
+    )
+    .unwrap();
+    for round in ["first", "second"] {
+        let out = run(
+            &dir.path().join(round),
+            &[
+                "--profile",
+                "noah-v0",
+                "--filter",
+                STORE_CASES,
+                "--server-url",
+                &server.url,
+                "--tokens",
+                tokens.to_str().unwrap(),
+            ],
+        );
+        let log = out.log();
+        assert_eq!(out.code, 0, "{round} run: {:#?}\n{log}", out.failures());
+        let report = out.report();
+        let mut seen = Vec::new();
+        for c in &report.cases {
+            seen.push(c.id.clone());
+            if c.outcome == Outcome::Unsupported {
+                assert!(
+                    c.reason.contains("given by URL"),
+                    "{round} run, {}: {}",
+                    c.id,
+                    c.reason
+                );
+            } else {
+                assert!(
+                    c.outcome.is_passing(),
+                    "{round} run, {}: {}",
+                    c.id,
+                    c.outcome
+                );
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, scenario_ids(), "{round} run");
+        // The damage cases need the server's storage; the API-only cases must run.
+        let outcome = |id: &str| report.case(id).unwrap().outcome;
+        assert_eq!(
+            outcome("noah-v0/corrupted-blob/latest-flipped"),
+            Outcome::Unsupported
+        );
+        for id in [
+            "noah-v0/wrong-passphrase/wrong-seedphrase",
+            "noah-v0/protocol/v0-third-slot-refused",
+            "noah-v0/protocol/v0-complete-without-upload",
+            "noah-v0/conflict/concurrent-backups-last-complete-wins",
+        ] {
+            assert!(outcome(id).is_passing(), "{round} run, {id}\n{log}");
+        }
+    }
+}

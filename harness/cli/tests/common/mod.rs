@@ -9,6 +9,8 @@ use std::time::Instant;
 use backproof_report::{Outcome, Report};
 use serde_json::Value;
 
+pub mod url_server;
+
 pub fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_backproof")
 }
