@@ -702,6 +702,17 @@ impl VaultKdf {
     }
 }
 
+/// What S3 must do with a `noah-raw-upload` step's PUT through its presigned URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PutExpect {
+    /// A 2xx: the object is stored.
+    #[default]
+    Stored,
+    /// Any 4xx (a tampered or expired URL: S3 says 403, some S3s 400).
+    Refused,
+}
+
 /// Which object of an object-store profile a `storage` step addresses
 /// (docs/profiles/byok-json-v1.md §6).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1110,6 +1121,45 @@ pub enum Step {
         #[serde(default)]
         contacts: Option<Vec<String>>,
     },
+    /// Profile `noah-v0`: an upload done by hand against the server's API v0, through the
+    /// real presigned URL it answers (docs/API-v0.md): `upload_url` as `user` for `slot` and
+    /// `size` bytes; the URL's key moved to `rewrite_key_user`'s prefix (when given); a wait
+    /// until the URL has expired (`wait_expiry`); a PUT of `put` bytes (default `size`)
+    /// through it, which S3 must store (`put_expect = "stored"`, 2xx) or refuse
+    /// (`"refused"`, any 4xx: S3's status is S3's); then, when `status` is given,
+    /// `complete_upload` as `complete_as` (default `user`) of the key the PUT went to, with
+    /// `complete_size` (default `size`), which must answer exactly `status` (and the
+    /// problem `type` `problem`).
+    NoahRawUpload {
+        user: String,
+        slot: i64,
+        /// The `backup_size` asked of `upload_url`.
+        size: u64,
+        /// Bytes PUT through the URL (default `size`).
+        #[serde(default)]
+        put: Option<u64>,
+        /// Move the URL's key from `v0/<user>/` to `v0/<this user>/` before the PUT (a
+        /// tampered URL); the complete then names that key.
+        #[serde(default)]
+        rewrite_key_user: Option<String>,
+        /// Wait until one second after the `expires_at` the server answered before the PUT.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        wait_expiry: bool,
+        #[serde(default)]
+        put_expect: PutExpect,
+        /// Who calls `complete_upload` (default `user`).
+        #[serde(default)]
+        complete_as: Option<String>,
+        /// The `backup_size` claimed to `complete_upload` (default `size`).
+        #[serde(default)]
+        complete_size: Option<u64>,
+        /// `complete_upload`'s status; absent: no complete.
+        #[serde(default)]
+        status: Option<u16>,
+        /// `type` of `complete_upload`'s problem+json body.
+        #[serde(default)]
+        problem: Option<String>,
+    },
 }
 
 fn yes() -> bool {
@@ -1285,9 +1335,10 @@ impl Scenario {
                 | Step::NoahRestore { .. }
                 | Step::NoahList { .. }
                 | Step::NoahCheck { .. }
+                | Step::NoahRawUpload { .. }
                     if s.profiles != [Profile::NoahV0] =>
                 {
-                    "`noah-backup`, `noah-restore`, `noah-list` and `noah-check` belong to profile noah-v0 only (`profiles = [\"noah-v0\"]`)"
+                    "`noah-backup`, `noah-restore`, `noah-list`, `noah-check` and `noah-raw-upload` belong to profile noah-v0 only (`profiles = [\"noah-v0\"]`)"
                 }
                 Step::Backup { .. }
                 | Step::Restore { .. }

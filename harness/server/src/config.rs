@@ -83,6 +83,9 @@ pub struct UnsafeFlags {
     pub complete_trusts_client_size: bool,
     /// API v0: any `backup_version` is accepted, not only the two slots 1 and 2.
     pub any_backup_version: bool,
+    /// API v0: `complete_upload` takes any key of the v0 layout, another user's too, so a
+    /// user can point a slot at an object someone else uploaded.
+    pub complete_any_key: bool,
 }
 
 /// An async callback for tests that must interleave with a request deterministically.
@@ -284,6 +287,9 @@ pub struct ServerArgs {
     /// API v0: accept any backup_version, not only the slots 1 and 2, for proving the suite.
     #[arg(long, env = "BACKPROOF_UNSAFE_ANY_BACKUP_VERSION", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub unsafe_any_backup_version: bool,
+    /// API v0: complete_upload accepts another user's key, for proving the suite.
+    #[arg(long, env = "BACKPROOF_UNSAFE_COMPLETE_ANY_KEY", hide = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub unsafe_complete_any_key: bool,
 }
 
 impl ServerArgs {
@@ -321,6 +327,7 @@ impl ServerArgs {
                 stall_is_unavailable: self.unsafe_stall_is_unavailable,
                 complete_trusts_client_size: self.unsafe_complete_trusts_client_size,
                 any_backup_version: self.unsafe_any_backup_version,
+                complete_any_key: self.unsafe_complete_any_key,
             },
             hooks: Hooks::default(),
         }
@@ -369,10 +376,12 @@ mod tests {
             "2m",
             "--unsafe-complete-trusts-client-size",
             "--unsafe-any-backup-version",
+            "--unsafe-complete-any-key",
         ]);
         assert_eq!(c.v0_upload_url_expiry, Duration::from_secs(90));
         assert_eq!(c.v0_download_url_expiry, Duration::from_secs(120));
         assert!(c.unsafe_flags.complete_trusts_client_size);
         assert!(c.unsafe_flags.any_backup_version);
+        assert!(c.unsafe_flags.complete_any_key);
     }
 }

@@ -1034,6 +1034,47 @@ async fn any_backup_version_lets_a_third_slot_in() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_any_key_lets_a_user_take_anothers_upload() {
+    for broken in [false, true] {
+        let env = Env::start(if broken { "v0_anykey_bad" } else { "v0_anykey" }).await;
+        let mut cfg = config(&env);
+        cfg.unsafe_flags.complete_any_key = broken;
+        let (base, _h) = env.server(cfg).await;
+        let v0 = V0::new(&base);
+        let (alice, bob) = (token("alice"), token("bob"));
+        let u = v0
+            .post(
+                "upload_url",
+                &alice,
+                json!({"backup_version": 1, "backup_size": 64}),
+            )
+            .await
+            .ok(200);
+        assert_eq!(
+            put(&v0.c, u["upload_url"].as_str().unwrap(), blob(1, 64)).await,
+            StatusCode::OK
+        );
+        let r = v0
+            .post(
+                "complete_upload",
+                &bob,
+                json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
+            )
+            .await;
+        if broken {
+            r.ok(200);
+            // Bob's slot now names alice's object.
+            let (_, _, got) = v0.restore(&bob, Some(1)).await;
+            assert_eq!(got, blob(1, 64));
+        } else {
+            r.problem(400, "foreign-key");
+            assert_eq!(v0.list(&bob).await, Vec::<Value>::new());
+        }
+        assert_eq!(v0.list(&alice).await, Vec::<Value>::new());
+    }
+}
+
 /// A sweep racing a `complete_upload`: the hook starts a sweep of the same server between
 /// the complete's HEAD and its commit, with the object old enough and named by no row yet,
 /// and gives it three seconds to delete it. It must not: the sweep waits for the commit and

@@ -1,7 +1,7 @@
 //! The scripted steps of docs/SCENARIOS.md, one file per kind: `adapter` (backup, restore,
 //! rotate, recover, delete, open-stored), `http`, `storage`, `fault` (fault, restart), `dbm`
 //! (import-key, dbm-backup, dbm-restore), `noah` (noah-backup, noah-restore, noah-list,
-//! noah-check).
+//! noah-check, noah-raw-upload).
 
 mod adapter;
 mod dbm;
@@ -40,7 +40,8 @@ pub(crate) async fn run(world: &World, step: &Step) -> StepResult {
         Step::NoahBackup { .. }
         | Step::NoahRestore { .. }
         | Step::NoahList { .. }
-        | Step::NoahCheck { .. } => noah::run(world, step).await,
+        | Step::NoahCheck { .. }
+        | Step::NoahRawUpload { .. } => noah::run(world, step).await,
     }
 }
 

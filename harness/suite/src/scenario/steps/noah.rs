@@ -7,9 +7,9 @@ use backproof_format::profiles::noah_v0 as codec;
 use serde_json::json;
 
 use super::adapter::{check_contacts, check_contacts_one_of, check_outcome, payload_bytes};
-use crate::scenario::model::{Op, Secret, Step};
+use crate::scenario::model::{Op, PutExpect, Secret, Step};
 use crate::scenario::verdict::{StepResult, Verdict};
-use crate::scenario::world::{Request, World};
+use crate::scenario::world::{Request, World, http_client};
 
 /// The seedphrase, or an error of the scenario: the design has no raw keys.
 fn seedphrase(secret: &Secret) -> Result<&str, Verdict> {
@@ -156,6 +156,7 @@ pub(super) async fn run(world: &World, step: &Step) -> StepResult {
             secret,
             contacts,
         } => check(world, user, seedphrase(secret)?, contacts.as_deref()).await,
+        Step::NoahRawUpload { .. } => raw_upload(world, step).await,
         _ => Err(Verdict::Error("not a noah-v0 step".into())),
     }
 }
@@ -255,6 +256,168 @@ async fn check(
                     opened.iter().map(|(v, _)| *v).collect::<Vec<_>>()
                 ),
                 "the backup the user made before is gone",
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// `noah-raw-upload`: `upload_url`, the PUT through the URL it answered (tampered or late
+/// when asked), and `complete_upload` (docs/API-v0.md, "Presigned URLs").
+async fn raw_upload(world: &World, step: &Step) -> StepResult {
+    let Step::NoahRawUpload {
+        user,
+        slot,
+        size,
+        put,
+        rewrite_key_user,
+        wait_expiry,
+        put_expect,
+        complete_as,
+        complete_size,
+        status,
+        problem,
+    } = step
+    else {
+        return Err(Verdict::Error("not a noah-raw-upload step".into()));
+    };
+    let (code, body) = world
+        .noah_post(
+            user,
+            "upload_url",
+            json!({"backup_version": slot, "backup_size": size}),
+        )
+        .await?;
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (Some(url), Some(key), Some(expires_at)) = (
+        answer["upload_url"].as_str(),
+        answer["s3_key"].as_str(),
+        answer["expires_at"].as_str(),
+    ) else {
+        return Err(Verdict::fail(
+            format!(
+                "POST /v0/backup/upload_url (slot {slot}, {size} bytes) → 200 {{upload_url, s3_key, expires_at}}"
+            ),
+            format!("{code} {}", super::clip(&String::from_utf8_lossy(&body))),
+            "upload_url answers a presigned PUT for a slot and a size in bounds",
+        ));
+    };
+    let mut url = reqwest::Url::parse(url).map_err(|e| {
+        Verdict::fail(
+            "an upload_url that is a URL",
+            super::clip(url),
+            e.to_string(),
+        )
+    })?;
+    let mut key = key.to_owned();
+    if let Some(other) = rewrite_key_user {
+        let mine = format!("v0/{}/", world.user_name(user));
+        let theirs = format!("v0/{}/", world.user_name(other));
+        let Some(rest) = key.strip_prefix(&mine) else {
+            return Err(Verdict::fail(
+                format!("an s3_key under {mine}"),
+                key,
+                "API v0 keys are v0/{user}/{backup_version}/{uuid}",
+            ));
+        };
+        let path = url.path().to_owned();
+        let Some(at) = path.rfind(&key) else {
+            return Err(Verdict::fail(
+                format!("an upload_url whose path names s3_key {key}"),
+                path,
+                "the upload URL is path-style on the server's S3 endpoint (docs/API-v0.md)",
+            ));
+        };
+        let moved = format!("{theirs}{rest}");
+        url.set_path(&format!("{}{moved}", &path[..at]));
+        key = moved;
+    }
+    if *wait_expiry {
+        let expires = chrono::DateTime::parse_from_rfc3339(expires_at)
+            .map_err(|e| Verdict::fail("an RFC 3339 expires_at", expires_at, e.to_string()))?;
+        // One second past the instant S3 checks against, so that no clock rounding lets
+        // the URL still be valid.
+        let due = expires.with_timezone(&chrono::Utc) + chrono::Duration::seconds(1);
+        loop {
+            let left = due - chrono::Utc::now();
+            let Ok(left) = left.to_std() else { break };
+            if left > std::time::Duration::from_secs(300) {
+                return Err(Verdict::Error(format!(
+                    "the upload URL expires at {expires_at}, too late to wait for: the case's short expiry did not reach the server"
+                )));
+            }
+            tokio::time::sleep(left).await;
+        }
+    }
+    let bytes: Vec<u8> = (0..put.unwrap_or(*size)).map(|i| (i % 251) as u8).collect();
+    let sent = bytes.len();
+    let resp = http_client()
+        .put(url)
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| Verdict::fail("the upload URL answers", "no answer", e.to_string()))?;
+    let put_code = resp.status().as_u16();
+    let put_ok = match put_expect {
+        PutExpect::Stored => resp.status().is_success(),
+        PutExpect::Refused => resp.status().is_client_error(),
+    };
+    if !put_ok {
+        let text = resp.text().await.unwrap_or_default();
+        let (want, why) = match put_expect {
+            PutExpect::Stored => (
+                "2xx",
+                "S3 refused a PUT of the signed length through the URL the server just made",
+            ),
+            PutExpect::Refused => (
+                "4xx",
+                if rewrite_key_user.is_some() {
+                    "a URL whose key was changed must fail its signature (docs/API-v0.md, \"Isolation\")"
+                } else {
+                    "S3 took a PUT through an upload URL that should be refused (expired, or of another length)"
+                },
+            ),
+        };
+        return Err(Verdict::fail(
+            format!("PUT of {sent} bytes through the upload URL → {want}"),
+            format!("{put_code} {}", super::clip(&text)),
+            why,
+        ));
+    }
+    let Some(want) = status else {
+        return Ok(None);
+    };
+    let who = complete_as.as_deref().unwrap_or(user);
+    let claimed = complete_size.unwrap_or(*size);
+    let (code, body) = world
+        .noah_post(
+            who,
+            "complete_upload",
+            json!({"s3_key": key, "backup_version": slot, "backup_size": claimed}),
+        )
+        .await?;
+    let desc =
+        format!("POST /v0/backup/complete_upload as {who} of {key} (slot {slot}, {claimed} bytes)");
+    if code != *want {
+        return Err(Verdict::fail(
+            format!(
+                "{desc} → {want}{}",
+                problem
+                    .as_deref()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default()
+            ),
+            format!("{code} {}", super::clip(&String::from_utf8_lossy(&body))),
+            "complete_upload checks the key's owner and the uploaded object (docs/API-v0.md)",
+        ));
+    }
+    if let Some(ptype) = problem {
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if v["type"].as_str() != Some(ptype.as_str()) {
+            return Err(Verdict::fail(
+                format!("{desc}: problem {ptype}"),
+                super::clip(&String::from_utf8_lossy(&body)),
+                "the problem type names the refusal (docs/API-v0.md, \"Problem types\")",
             ));
         }
     }

@@ -23,7 +23,7 @@ impl World {
 
     /// `POST /v0/backup/<path>` straight to the server (not through the client proxy, so
     /// it never counts as a step of the client): the status and the body.
-    async fn noah_post(
+    pub(crate) async fn noah_post(
         &self,
         user: &str,
         path: &str,
