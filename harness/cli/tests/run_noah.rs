@@ -6,7 +6,7 @@
 //! (docs/ADAPTER.md), and the server's three API v0 variants (docs/API-v0.md).
 
 use backproof_report::Outcome;
-use common::{quoted_exe, root, run};
+use common::{profile_scenario_ids, profile_vector_ids, profile_vectors, quoted_exe, root, run};
 use serde_json::Value;
 
 mod common;
@@ -18,24 +18,9 @@ const STORE_CASES: &str = "noah-v0/[!v]*";
 /// expiry).
 const EXPIRY_CASE: &str = "noah-v0/protocol/v0-expired-upload-url";
 
-fn tests() -> Vec<Value> {
-    let text = std::fs::read_to_string(root().join("vectors/noah-v0/noah-v0.json")).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    doc["testGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["tests"].as_array().unwrap().clone())
-        .collect()
-}
-
 /// The case ids of the vectors `pick` selects, in file order.
 fn ids(pick: impl Fn(&Value) -> bool) -> Vec<String> {
-    tests()
-        .iter()
-        .filter(|t| pick(t))
-        .map(|t| format!("{PREFIX}{}", t["tcId"]))
-        .collect()
+    profile_vector_ids("noah-v0", pick)
 }
 
 fn flagged(t: &Value, flag: &str) -> bool {
@@ -62,23 +47,7 @@ fn failing(mode: &str) -> Vec<String> {
 
 /// The ids of the profile's scenario files (`noah-v0/<family>/<name>`), sorted.
 fn scenario_ids() -> Vec<String> {
-    let dir = root().join("scenarios/noah-v0");
-    let mut ids = Vec::new();
-    for family in std::fs::read_dir(&dir).unwrap() {
-        let family = family.unwrap().path();
-        for f in std::fs::read_dir(&family).unwrap() {
-            let f = f.unwrap().path();
-            if f.extension().is_some_and(|x| x == "toml") {
-                ids.push(format!(
-                    "noah-v0/{}/{}",
-                    family.file_name().unwrap().to_string_lossy(),
-                    f.file_stem().unwrap().to_string_lossy()
-                ));
-            }
-        }
-    }
-    ids.sort();
-    ids
+    profile_scenario_ids("noah-v0")
 }
 
 /// The store cases that fail with these extra `backproof run` arguments, sorted; none may
@@ -106,7 +75,7 @@ fn the_reference_adapter_passes_every_vector_and_every_store_case() {
     assert_eq!(out.code, 0, "{:#?}\n{}", out.failures(), out.log());
     let r = out.report();
     let vectors = r.cases.iter().filter(|c| c.id.starts_with(PREFIX)).count();
-    assert_eq!(vectors, tests().len(), "{}", out.log());
+    assert_eq!(vectors, profile_vectors("noah-v0").len(), "{}", out.log());
     let mut store: Vec<String> = r
         .cases
         .iter()

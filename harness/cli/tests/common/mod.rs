@@ -153,11 +153,13 @@ pub fn profile_scenario_ids(profile: &str) -> Vec<String> {
         let family = family.unwrap().path();
         for f in std::fs::read_dir(&family).unwrap() {
             let f = f.unwrap().path();
-            ids.push(format!(
-                "{profile}/{}/{}",
-                family.file_name().unwrap().to_string_lossy(),
-                f.file_stem().unwrap().to_string_lossy()
-            ));
+            if f.extension().is_some_and(|x| x == "toml") {
+                ids.push(format!(
+                    "{profile}/{}/{}",
+                    family.file_name().unwrap().to_string_lossy(),
+                    f.file_stem().unwrap().to_string_lossy()
+                ));
+            }
         }
     }
     ids.sort();
