@@ -301,6 +301,16 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
+        // Until `env` has exec'd `sleep`, the grandchild is a fork of the marked shell and
+        // still carries the marker in its environment: wait for it to shed it, or a loaded
+        // machine sweeps it as marked.
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(format!("/proc/{grandchild}/comm"))
+            .is_ok_and(|c| c.trim() != "sleep")
+        {
+            assert!(Instant::now() < until, "the grandchild never became sleep");
+            std::thread::sleep(Duration::from_millis(20));
+        }
 
         let swept = sweep(&scope, &[], Duration::from_secs(20)).unwrap();
         let mut killed = swept.killed.clone();
