@@ -114,51 +114,65 @@ pub(crate) async fn enumerate(
         ));
     }
 
-    let mut points = 0;
-    for (i, step) in recorded.iter().enumerate() {
-        // The n-th request with this method and pattern, so unrelated traffic cannot shift it.
-        let nth = recorded[..=i]
-            .iter()
-            .filter(|r| r.method == step.method && r.path == step.path)
-            .count();
-        for when in When::BOTH {
-            points += 1;
-            let label = format!(
-                "crash {side} at {proxy} step {} ({}) {when} forwarding",
-                step.index,
-                step.label()
-            );
-            let world = new_world(infra, s).await?;
-            ignore_background(&world);
-            let r = crash_case(
-                &world,
-                setup,
-                operation,
-                side,
-                proxy,
-                step,
-                nth,
-                when,
-                (actor, old, new),
-                user,
-                contacts,
-            )
-            .await;
-            world.shutdown(infra).await;
-            r.map_err(|v| v.context(&label))?;
-        }
+    let points = crash_points(&recorded);
+    for &(step, nth, when) in &points {
+        let label = format!(
+            "crash {side} at {proxy} step {} ({}) {when} forwarding",
+            step.index,
+            step.label()
+        );
+        let world = new_world(infra, s).await?;
+        ignore_background(&world);
+        let r = crash_case(
+            &world,
+            setup,
+            operation,
+            side,
+            proxy,
+            step,
+            nth,
+            when,
+            (actor, old, new),
+            user,
+            contacts,
+        )
+        .await;
+        world.shutdown(infra).await;
+        r.map_err(|v| v.context(&label))?;
     }
     Ok(DriverStats {
         note: format!(
-            "{points} crash points ({} recorded steps: {})",
+            "{} crash points ({} recorded steps: {})",
+            points.len(),
             recorded.len(),
-            recorded
-                .iter()
-                .map(|s| s.label())
-                .collect::<Vec<_>>()
-                .join(", ")
+            step_labels(&recorded)
         ),
     })
+}
+
+/// Every point the enumerate drivers kill at: each recorded step, before and after it is
+/// forwarded, with its rank among the requests of the same method and path, so that
+/// unrelated traffic cannot shift it.
+fn crash_points(recorded: &[ProxyStep]) -> Vec<(&ProxyStep, usize, When)> {
+    recorded
+        .iter()
+        .enumerate()
+        .flat_map(|(i, step)| {
+            let nth = recorded[..=i]
+                .iter()
+                .filter(|r| r.method == step.method && r.path == step.path)
+                .count();
+            When::BOTH.map(|when| (step, nth, when))
+        })
+        .collect()
+}
+
+fn step_labels(recorded: &[ProxyStep]) -> String {
+    recorded
+        .iter()
+        .map(|s| s.label())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -339,58 +353,41 @@ pub(crate) async fn enumerate_object_store(
         ));
     }
     let vault = s.profile == crate::profile::Profile::MetamaskVault;
-    let mut points = 0;
+    let points = crash_points(&recorded);
     // byok-json-v1: kills that left only the temporary object; metamask-vault: kills that
     // left the updated vault (the others left it as it was).
     let mut gaps = 0;
-    for (i, step) in recorded.iter().enumerate() {
-        let nth = recorded[..=i]
-            .iter()
-            .filter(|r| r.method == step.method && r.path == step.path)
-            .count();
-        for when in When::BOTH {
-            points += 1;
-            let label = format!(
-                "kill the client at S3 step {} ({}) {when} forwarding",
-                step.index,
-                step.label()
-            );
-            let world = new_world(infra, s).await?;
-            let point = (step, nth, when);
-            let r = if vault {
-                vault_crash(&world, setup, point, (actor, old, new), user, contacts).await
-            } else {
-                object_store_crash(&world, setup, point, (actor, old, new), user, contacts).await
-            };
-            world.shutdown(infra).await;
-            if r.as_ref().map_err(|v| v.clone().context(&label))? == &true {
-                gaps += 1;
-            }
+    for &point in &points {
+        let (step, _, when) = point;
+        let label = format!(
+            "kill the client at S3 step {} ({}) {when} forwarding",
+            step.index,
+            step.label()
+        );
+        let world = new_world(infra, s).await?;
+        let r = if vault {
+            vault_crash(&world, setup, point, (actor, old, new), user, contacts).await
+        } else {
+            object_store_crash(&world, setup, point, (actor, old, new), user, contacts).await
+        };
+        world.shutdown(infra).await;
+        if r.as_ref().map_err(|v| v.clone().context(&label))? == &true {
+            gaps += 1;
         }
     }
+    let (n, steps) = (points.len(), step_labels(&recorded));
+    let recorded = recorded.len();
     if vault {
         return Ok(DriverStats {
             note: format!(
-                "{points} crash points ({} recorded S3 steps: {}); {gaps} left the updated vault, {} the vault as it was; none lost it",
-                recorded.len(),
-                recorded
-                    .iter()
-                    .map(|s| s.label())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                points - gaps
+                "{n} crash points ({recorded} recorded S3 steps: {steps}); {gaps} left the updated vault, {} the vault as it was; none lost it",
+                n - gaps
             ),
         });
     }
     Ok(DriverStats {
         note: format!(
-            "{points} crash points ({} recorded S3 steps: {}); {gaps} left only the temporary object (final-path-gap), recovered by `recover`",
-            recorded.len(),
-            recorded
-                .iter()
-                .map(|s| s.label())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{n} crash points ({recorded} recorded S3 steps: {steps}); {gaps} left only the temporary object (final-path-gap), recovered by `recover`"
         ),
     })
 }
