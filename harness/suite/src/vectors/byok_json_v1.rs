@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::json::to_canonical;
 use super::profile_file::Runner;
@@ -27,7 +27,7 @@ const PW: &str = "correct horse battery staple";
 const T_CREATED: &str = "2026-03-14T09:26:53.589Z";
 const T_UPDATED: &str = "2026-03-15T18:02:11.004Z";
 
-const NOTES: &[(&str, &str, &str)] = &[
+const NOTES: &[super::generate::Note] = &[
     (
         "RoundTrip",
         "FUNCTIONALITY",
@@ -1110,35 +1110,7 @@ pub fn generate() -> Value {
         ("ByokOrder", order),
         ("ByokSeal", seals),
     ];
-    let mut id = 0u64;
-    let mut test_groups = Vec::new();
-    for (ty, tests) in groups {
-        let tests: Vec<Value> = tests
-            .into_iter()
-            .map(|mut t| {
-                id += 1;
-                t["tcId"] = json!(id);
-                t
-            })
-            .collect();
-        test_groups.push(json!({"type": ty, "tests": tests}));
-    }
-    let notes: Map<String, Value> = NOTES
-        .iter()
-        .map(|(flag, bug, desc)| {
-            (
-                (*flag).to_owned(),
-                json!({"bugType": bug, "description": desc}),
-            )
-        })
-        .collect();
-    json!({
-        "algorithm": ALGORITHM,
-        "schema": SCHEMA,
-        "numberOfTests": id,
-        "notes": notes,
-        "testGroups": test_groups,
-    })
+    super::generate::file(ALGORITHM, SCHEMA, NOTES, groups)
 }
 
 /// The file's text as committed: canonical JSON (vectors/README.md).

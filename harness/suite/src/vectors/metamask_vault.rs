@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::json::to_canonical;
 use super::profile_file::{Runner, allowed, grade};
@@ -33,7 +33,7 @@ const TAG_ACCEPT: &[&str] = &["corrupted", "wrong_key_or_corrupted"];
 /// Damage the codec can see but the library only meets as a failed decryption.
 const DAMAGE_ACCEPT: &[&str] = &["wrong_key", "wrong_key_or_corrupted"];
 
-const NOTES: &[(&str, &str, &str)] = &[
+const NOTES: &[super::generate::Note] = &[
     (
         "RoundTrip",
         "FUNCTIONALITY",
@@ -1182,36 +1182,12 @@ pub fn generate() -> Value {
         ("MetamaskSeal", seals),
         ("MetamaskDerive", derives),
     ];
-    let mut id = 0u64;
-    let mut test_groups = Vec::new();
-    for (ty, make) in groups {
-        let tests: Vec<Value> = make(&mut rng)
-            .into_iter()
-            .map(|mut t| {
-                id += 1;
-                t["tcId"] = json!(id);
-                t
-            })
-            .collect();
-        test_groups.push(json!({"type": ty, "tests": tests}));
-    }
-    let notes: Map<String, Value> = NOTES
-        .iter()
-        .map(|(flag, bug, desc)| {
-            (
-                (*flag).to_owned(),
-                json!({"bugType": bug, "description": desc}),
-            )
-        })
-        .collect();
-    json!({
-        "algorithm": ALGORITHM,
-        "schema": SCHEMA,
-        "library": "@metamask/browser-passworder 6.0.0",
-        "numberOfTests": id,
-        "notes": notes,
-        "testGroups": test_groups,
-    })
+    let groups = groups.map(|(ty, make)| (ty, make(&mut rng))).to_vec();
+    let mut doc = super::generate::file(ALGORITHM, SCHEMA, NOTES, groups);
+    // The release the `library` records were taken from: an adapter naming it is held to
+    // them (`runs_recorded_library`).
+    doc["library"] = json!("@metamask/browser-passworder 6.0.0");
+    doc
 }
 
 /// The file's text as committed: canonical JSON (vectors/README.md).
