@@ -15,7 +15,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 
 use super::json::to_canonical;
-use super::profile_file::Runner;
+use super::profile_file::{Runner, check_each, unhex};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -1118,13 +1118,6 @@ pub fn generate_text() -> String {
     to_canonical(&generate())
 }
 
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
-}
-
 fn text(t: &Value, name: &str) -> Result<String, String> {
     t[name]
         .as_str()
@@ -1209,14 +1202,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    let mut out = Vec::new();
-    for group in file_json["testGroups"].as_array().into_iter().flatten() {
-        for t in group["tests"].as_array().into_iter().flatten() {
-            let id = t["tcId"].as_u64().unwrap_or(0);
-            out.push((id, check_one(t)));
-        }
-    }
-    out
+    check_each(file_json, check_one)
 }
 
 /// The profile's name in adapter requests.
@@ -1343,7 +1329,6 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
@@ -1375,59 +1360,24 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        let doc = generate();
-        let notes = doc["notes"].as_object().unwrap();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut count = 0;
-        for g in doc["testGroups"].as_array().unwrap() {
-            for t in g["tests"].as_array().unwrap() {
-                count += 1;
-                assert!(ids.insert(t["tcId"].as_u64().unwrap()));
-                for f in t["flags"].as_array().unwrap() {
-                    assert!(notes.contains_key(f.as_str().unwrap()), "{f}");
-                }
-                let r = t["result"].as_str().unwrap();
-                assert!(
-                    r == "ok" || r.parse::<backproof_format::ErrorClass>().is_ok(),
-                    "{r}"
-                );
-            }
-        }
-        assert_eq!(doc["numberOfTests"], count);
-        assert_eq!(
-            ids.into_iter().collect::<Vec<_>>(),
-            (1..=count).collect::<Vec<_>>()
-        );
-        // Every flag defined is used by some test, so the notes describe the file.
-        for flag in notes.keys() {
+        super::super::profile_file::assert_envelope_consistent(&generate(), |t, _| {
+            let r = t["result"].as_str().unwrap();
             assert!(
-                doc.to_string().contains(&format!("\"{flag}\"")),
-                "{flag} unused"
+                r == "ok" || r.parse::<backproof_format::ErrorClass>().is_ok(),
+                "{r}"
             );
-        }
+        });
     }
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generate();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        // A schema that refuses nothing would make the check above meaningless.
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["result"] = json!("wrong_key_or_whatever");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc;
-        bad["testGroups"][0]["tests"][0]["blob"] = json!("ABCD");
-        assert!(!jsonschema::is_valid(&schema, &bad));
+        super::super::profile_file::assert_matches_schema(
+            SCHEMA,
+            &generate(),
+            &[
+                ("result", json!("wrong_key_or_whatever")),
+                ("blob", json!("ABCD")),
+            ],
+        );
     }
 }

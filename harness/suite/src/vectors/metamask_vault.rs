@@ -17,7 +17,9 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 
 use super::json::to_canonical;
-use super::profile_file::{Runner, allowed, grade};
+use super::profile_file::{
+    Runner, allowed, check_each, grade, hex_answer, request_of, same_failure, unhex,
+};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -1195,13 +1197,6 @@ pub fn generate_text() -> String {
     to_canonical(&generate())
 }
 
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
-}
-
 fn password(t: &Value) -> Result<String, String> {
     t["secret"]["passphrase"]
         .as_str()
@@ -1319,14 +1314,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    let mut out = Vec::new();
-    for group in file_json["testGroups"].as_array().into_iter().flatten() {
-        for t in group["tests"].as_array().into_iter().flatten() {
-            let id = t["tcId"].as_u64().unwrap_or(0);
-            out.push((id, check_one(t)));
-        }
-    }
-    out
+    check_each(file_json, check_one)
 }
 
 /// The profile's name in adapter requests.
@@ -1404,20 +1392,7 @@ fn request(t: &Value, op: &str) -> Result<Value, String> {
         "derive" => &["passphrase", "salt", "kdf"],
         other => return Err(format!("unknown op {other:?}")),
     };
-    let mut r = json!({ "profile": PROFILE });
-    for f in fields {
-        if let Some(v) = t.get(*f) {
-            r[*f] = v.clone();
-        }
-    }
-    Ok(r)
-}
-
-fn hex_member(result: &Value, name: &str) -> Result<Vec<u8>, String> {
-    result[name]
-        .as_str()
-        .and_then(|p| hex::decode(p).ok())
-        .ok_or_else(|| format!("an answer without hex `{name}`"))
+    Ok(request_of(PROFILE, t, fields))
 }
 
 /// What a successful answer must contain: `None` when it does, else what is wrong. The
@@ -1431,15 +1406,15 @@ fn check_ok(
     imp: &mut AdapterImplementation,
 ) -> Result<Option<String>, String> {
     if op == "derive" {
-        let got = hex_member(result, "ikm")?;
+        let got = hex_answer(result, "ikm")?;
         return Ok((got != unhex(t, "ikm")?).then(|| format!("derived {}", h(&got))));
     }
     let plaintext = plaintext.ok_or("an ok vector without plaintext")?;
     if op == "open" {
-        let got = hex_member(result, "plaintext")?;
+        let got = hex_answer(result, "plaintext")?;
         return Ok((got != plaintext).then(|| format!("opened to {}", h(&got))));
     }
-    let blob = hex_member(result, "blob")?;
+    let blob = hex_answer(result, "blob")?;
     let Ok(vault) = serde_json::from_slice::<Value>(&blob) else {
         return Ok(Some(format!(
             "a vault that is not JSON: {}",
@@ -1495,7 +1470,7 @@ fn check_ok(
     let again =
         json!({"profile": PROFILE, "secret": {"passphrase": reopen_with}, "blob": h(&blob)});
     Ok(match imp.call_json("open", again)? {
-        Ok(r) if hex_member(&r, "plaintext")? == plaintext => None,
+        Ok(r) if hex_answer(&r, "plaintext")? == plaintext => None,
         Ok(r) => Some(format!(
             "what it wrote opens to {}",
             r["plaintext"].as_str().unwrap_or("?")
@@ -1563,9 +1538,9 @@ fn run_through(
         &answer,
         &mut |r| check_ok(t, op, r, plaintext.as_deref(), imp),
         &|got| {
-            disagreeing.clone().or_else(|| {
-                (got != expected).then(|| format!("{got} for {expected}: {ACCEPT_REASON}"))
-            })
+            disagreeing
+                .clone()
+                .or_else(|| same_failure(got, expected, ACCEPT_REASON))
         },
     )
 }
@@ -1637,70 +1612,29 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        let doc = generated();
-        let notes = doc["notes"].as_object().unwrap();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut count = 0;
-        for g in doc["testGroups"].as_array().unwrap() {
-            for t in g["tests"].as_array().unwrap() {
-                count += 1;
-                assert!(ids.insert(t["tcId"].as_u64().unwrap()));
-                let flags: Vec<&str> = t["flags"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f.as_str().unwrap())
-                    .collect();
-                for f in &flags {
-                    assert!(notes.contains_key(*f), "{f}");
-                }
-                // A recorded disagreement always names which one it is.
-                if t.get("library").is_some() {
-                    assert!(
-                        flags.iter().any(|f| f.starts_with("Library")),
-                        "tcId {} records the library without a Library* flag",
-                        t["tcId"]
-                    );
-                }
+        super::super::profile_file::assert_envelope_consistent(generated(), |t, flags| {
+            // A recorded disagreement always names which one it is.
+            if t.get("library").is_some() {
+                assert!(
+                    flags.iter().any(|f| f.starts_with("Library")),
+                    "tcId {} records the library without a Library* flag",
+                    t["tcId"]
+                );
             }
-        }
-        assert_eq!(doc["numberOfTests"], count);
-        assert_eq!(
-            ids.into_iter().collect::<Vec<_>>(),
-            (1..=count).collect::<Vec<_>>()
-        );
-        for flag in notes.keys() {
-            assert!(
-                doc.to_string().contains(&format!("\"{flag}\"")),
-                "{flag} unused"
-            );
-        }
+        });
     }
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generated().clone();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["result"] = json!("incorrect_password");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["blob"] = json!("ABCD");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc;
-        bad["testGroups"][0]["tests"][0]["library"] = json!({"result": "maybe"});
-        assert!(!jsonschema::is_valid(&schema, &bad));
+        super::super::profile_file::assert_matches_schema(
+            SCHEMA,
+            generated(),
+            &[
+                ("result", json!("incorrect_password")),
+                ("blob", json!("ABCD")),
+                ("library", json!({"result": "maybe"})),
+            ],
+        );
     }
 
     /// A stand-in adapter (shell, run with `sh -c`) whose hello names `implementation` and

@@ -14,7 +14,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 
 use super::json::to_canonical;
-use super::profile_file::{Runner, allowed, grade, tests};
+use super::profile_file::{Runner, allowed, check_each, grade, hex_answer, same_failure, unhex};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -536,13 +536,6 @@ pub fn generate_text() -> String {
     to_canonical(&generate())
 }
 
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
-}
-
 fn seedphrase(t: &Value) -> Result<&str, String> {
     t["seedphrase"]
         .as_str()
@@ -596,9 +589,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    tests(file_json)
-        .map(|t| (t["tcId"].as_u64().unwrap_or(0), check_one(t)))
-        .collect()
+    check_each(file_json, check_one)
 }
 
 /// The request an adapter gets for a test (docs/profiles/noah-v0.md §7).
@@ -621,13 +612,6 @@ fn request(t: &Value, op: &str) -> Result<Value, String> {
     Ok(r)
 }
 
-fn hex_answer(result: &Value, name: &str) -> Result<Vec<u8>, String> {
-    result[name]
-        .as_str()
-        .and_then(|p| hex::decode(p).ok())
-        .ok_or_else(|| format!("an answer without hex `{name}`"))
-}
-
 /// What is wrong with an `ok` answer, if anything.
 fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, String> {
     let (answer, vector) = match op {
@@ -644,6 +628,9 @@ fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, Strin
     }))
 }
 
+/// Why another class a tag-failure vector `accept`s passes.
+const NO_KEY_CHECK_REASON: &str = "the design has no key check, so a wrong seedphrase and damage are the same tag failure (advisory no-key-check; docs/profiles/noah-v0.md §4)";
+
 fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome, String> {
     let op = t["op"].as_str().unwrap_or("open");
     if !imp.offers(PROFILE, op) {
@@ -653,9 +640,7 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
     let expected = allowed[0];
     let answer = imp.call_json(op, request(t, op)?)?;
     grade(op, &allowed, &answer, &mut |r| wrong_ok(t, op, r), &|got| {
-        (got != expected).then(|| format!(
-            "{got} for {expected}: the design has no key check, so a wrong seedphrase and damage are the same tag failure (advisory no-key-check; docs/profiles/noah-v0.md §4)"
-        ))
+        same_failure(got, expected, NO_KEY_CHECK_REASON)
     })
 }
 
@@ -669,8 +654,8 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::tests;
     use super::*;
-    use std::path::PathBuf;
 
     fn generated() -> &'static Value {
         static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
@@ -747,27 +732,14 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generated().clone();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        for (field, value) in [
-            ("result", json!("tag_mismatch")),
-            ("body", json!("ABCD")),
-            ("op", json!("restore")),
-        ] {
-            let mut bad = doc.clone();
-            bad["testGroups"][0]["tests"][0][field] = value;
-            assert!(!jsonschema::is_valid(&schema, &bad), "{field}");
-        }
+        super::super::profile_file::assert_matches_schema(
+            SCHEMA,
+            generated(),
+            &[
+                ("result", json!("tag_mismatch")),
+                ("body", json!("ABCD")),
+                ("op", json!("restore")),
+            ],
+        );
     }
 }
