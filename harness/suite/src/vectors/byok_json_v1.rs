@@ -11,9 +11,10 @@ use backproof_format::profiles::byok_json_v1::{self as byok, Kdf, SealParams};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h};
 use super::json::to_canonical;
 use super::profile_file::{Runner, check_each, unhex};
 use super::{AdapterImplementation, CaseOutcome};
@@ -105,24 +106,8 @@ const NOTES: &[super::generate::Note] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
 fn s(x: &str) -> String {
     Value::String(x.to_owned()).to_string()
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn nonce(rng: &mut ChaCha20Rng) -> [u8; 12] {
-    let mut a = [0u8; 12];
-    rng.fill_bytes(&mut a);
-    a
 }
 
 fn pbkdf2(iterations: u32) -> Kdf {
@@ -184,7 +169,7 @@ impl Pinned {
             plaintext: plaintext.to_vec(),
             kdf,
             salt: bytes(rng, salt_len),
-            nonce: nonce(rng),
+            nonce: arr(rng),
             created_at: T_CREATED.to_owned(),
             updated_at: T_UPDATED.to_owned(),
         }
@@ -1328,16 +1313,14 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{
+        assert_envelope_consistent, assert_matches_schema, assert_regenerates,
+    };
     use super::*;
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &generate_text(),
-            "BACKPROOF_WRITE_BYOK_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, &generate(), "BACKPROOF_WRITE_BYOK_VECTORS", check);
     }
 
     #[test]
@@ -1360,7 +1343,7 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        super::super::profile_file::assert_envelope_consistent(&generate(), |t, _| {
+        assert_envelope_consistent(&generate(), |t, _| {
             let r = t["result"].as_str().unwrap();
             assert!(
                 r == "ok" || r.parse::<backproof_format::ErrorClass>().is_ok(),
@@ -1371,7 +1354,7 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        super::super::profile_file::assert_matches_schema(
+        assert_matches_schema(
             SCHEMA,
             &generate(),
             &[

@@ -17,6 +17,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::generate::{bytes, h};
 use super::json::to_canonical;
 use super::profile_file::{
     Runner, allowed, check_each, grade, hex_answer, request_of, same_failure, unhex,
@@ -71,10 +72,6 @@ const GZIP_DECOYS_IV16: [u64; 1] = [17_383_241];
 const PRINTABLE_DECOYS: [u64; 1] = [37_498];
 const SHORT_SQL: &[u8] = b"SELECT 1;\n";
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
 fn sha(parts: &[&[u8]]) -> [u8; 32] {
     let mut d = Sha256::new();
     for p in parts {
@@ -107,12 +104,6 @@ fn is_decoy(key: &[u8; 32], iv: &[u8], artifact: &[u8], gzip: bool) -> bool {
     } else {
         dbm::heuristic_accepts(&plain)
     }
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n];
-    rng.fill_bytes(&mut b);
-    b
 }
 
 fn key32(rng: &mut ChaCha20Rng) -> [u8; 32] {
@@ -1206,7 +1197,7 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
-    use super::super::profile_file::tests;
+    use super::super::profile_file::{assert_matches_schema, assert_regenerates, tests};
     use super::*;
 
     fn generated() -> &'static Value {
@@ -1216,12 +1207,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_DBM_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_DBM_VECTORS", check);
     }
 
     /// Each group's first test with its expectation changed must fail the checker.
@@ -1254,7 +1240,7 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        super::super::profile_file::assert_matches_schema(
+        assert_matches_schema(
             SCHEMA,
             generated(),
             &[

@@ -13,9 +13,10 @@ use backproof_format::profiles::metamask_vault::{self as mm, Kdf, SealParams};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h};
 use super::json::to_canonical;
 use super::profile_file::{
     Runner, allowed, check_each, grade, hex_answer, request_of, same_failure, unhex,
@@ -169,24 +170,8 @@ const NOTES: &[super::generate::Note] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
 fn s(x: &str) -> String {
     Value::String(x.to_owned()).to_string()
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn iv16(rng: &mut ChaCha20Rng) -> [u8; 16] {
-    let mut a = [0u8; 16];
-    rng.fill_bytes(&mut a);
-    a
 }
 
 fn kdf_json(kdf: &Kdf) -> Value {
@@ -297,7 +282,7 @@ impl Pinned {
             plaintext: plaintext.as_bytes().to_vec(),
             kdf,
             salt: bytes(rng, mm::SALT_LEN),
-            iv: iv16(rng),
+            iv: arr(rng),
         }
     }
 
@@ -1558,6 +1543,9 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{
+        assert_envelope_consistent, assert_matches_schema, assert_regenerates,
+    };
     use super::*;
     use std::path::PathBuf;
 
@@ -1575,12 +1563,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_METAMASK_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_METAMASK_VECTORS", check);
     }
 
     #[test]
@@ -1612,7 +1595,7 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        super::super::profile_file::assert_envelope_consistent(generated(), |t, flags| {
+        assert_envelope_consistent(generated(), |t, flags| {
             // A recorded disagreement always names which one it is.
             if t.get("library").is_some() {
                 assert!(
@@ -1626,7 +1609,7 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        super::super::profile_file::assert_matches_schema(
+        assert_matches_schema(
             SCHEMA,
             generated(),
             &[

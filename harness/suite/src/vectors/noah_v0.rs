@@ -10,9 +10,10 @@ use backproof_format::profiles::noah_v0 as noah;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h};
 use super::json::to_canonical;
 use super::profile_file::{Runner, allowed, check_each, grade, hex_answer, same_failure, unhex};
 use super::{AdapterImplementation, CaseOutcome};
@@ -69,22 +70,6 @@ const NOTES: &[super::generate::Note] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn iv12(rng: &mut ChaCha20Rng) -> [u8; 12] {
-    let mut a = [0u8; 12];
-    rng.fill_bytes(&mut a);
-    a
-}
-
 /// A wallet database of `n` bytes: the SQLite magic and random pages.
 fn database(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
     let mut db = SQLITE_MAGIC.to_vec();
@@ -113,7 +98,7 @@ impl Sealed {
     }
 
     fn random(rng: &mut ChaCha20Rng, seedphrase: &'static str, n: usize) -> Sealed {
-        let iv = iv12(rng);
+        let iv = arr::<12>(rng);
         let db = database(rng, n);
         Sealed::new(seedphrase, iv, db)
     }
@@ -165,7 +150,7 @@ fn round(rng: &mut ChaCha20Rng) -> Vec<Value> {
             out.push(s.opens(&format!("{what}, {n}-byte database"), &[]));
         }
     }
-    let s = Sealed::new(SEED12, iv12(rng), Vec::new());
+    let s = Sealed::new(SEED12, arr::<12>(rng), Vec::new());
     out.push(s.opens(
         "empty database: 28 decoded bytes, IV and tag only",
         &["EmptyDatabase"],
@@ -174,7 +159,7 @@ fn round(rng: &mut ChaCha20Rng) -> Vec<Value> {
         let s = Sealed::random(rng, SEED12, n);
         out.push(s.opens(&format!("{n}-byte database"), &[]));
     }
-    let s = Sealed::new("x", iv12(rng), database(rng, 64));
+    let s = Sealed::new("x", arr::<12>(rng), database(rng, 64));
     out.push(s.opens(
         "a one-character seedphrase (the design checks nothing about it)",
         &[],
@@ -436,7 +421,7 @@ fn tags(rng: &mut ChaCha20Rng) -> Vec<Value> {
             enc(&raw[..last - 15]),
         ),
     ];
-    let other = Sealed::new(SEED12, iv12(rng), s.plaintext.clone());
+    let other = Sealed::new(SEED12, arr::<12>(rng), s.plaintext.clone());
     cases.push((
         "the IV of another seal of the same database",
         enc(&[&other.raw()[..12], &raw[12..]].concat()),
@@ -507,7 +492,7 @@ fn seals(rng: &mut ChaCha20Rng) -> Vec<Value> {
         "comment": "an empty seedphrase is refused",
         "flags": [],
         "seedphrase": "",
-        "iv": h(&iv12(rng)),
+        "iv": h(&arr::<12>(rng)),
         "plaintext": h(SQLITE_MAGIC),
         "result": "malformed",
     }));
@@ -654,7 +639,7 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
-    use super::super::profile_file::tests;
+    use super::super::profile_file::{assert_matches_schema, assert_regenerates, tests};
     use super::*;
 
     fn generated() -> &'static Value {
@@ -664,12 +649,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_NOAH_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_NOAH_VECTORS", check);
     }
 
     /// Each group's first test with its expectation changed must fail the checker, and so
@@ -732,7 +712,7 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        super::super::profile_file::assert_matches_schema(
+        assert_matches_schema(
             SCHEMA,
             generated(),
             &[

@@ -202,23 +202,24 @@ pub(super) fn grade(
     })
 }
 
-/// The generator test every profile's checker has: `text` (the generator's output) must be
-/// the committed `vectors/<file>` byte for byte, and the in-process `check` must pass every
-/// test of it. With `write_env` set, the file is rewritten first (after a deliberate change
-/// to the generator; review the diff like code).
+/// The generator test every profile's checker has: `generated` written as committed
+/// (canonical JSON, vectors/README.md) must be the committed `vectors/<file>` byte for byte,
+/// and the in-process `check` must pass every test of it. With `write_env` set, the file is
+/// rewritten first (after a deliberate change to the generator; review the diff like code).
 #[cfg(test)]
 pub(super) fn assert_regenerates(
     file: &str,
-    text: &str,
+    generated: &Value,
     write_env: &str,
     check: impl Fn(&Value) -> Vec<(u64, Result<(), String>)>,
 ) {
+    let text = super::json::to_canonical(generated);
     let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../vectors")
         .join(file);
     if std::env::var_os(write_env).is_some() {
         std::fs::create_dir_all(committed.parent().unwrap()).unwrap();
-        std::fs::write(&committed, text).unwrap();
+        std::fs::write(&committed, &text).unwrap();
     }
     let on_disk = std::fs::read_to_string(&committed).unwrap();
     assert!(
