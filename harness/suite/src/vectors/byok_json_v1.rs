@@ -14,7 +14,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
 
-use super::generate::{arr, bytes, h};
+use super::generate::{arr, bytes, h, quoted as s};
 use super::json::to_canonical;
 use super::profile_file::{Runner, check_each, unhex};
 use super::{AdapterImplementation, CaseOutcome};
@@ -105,10 +105,6 @@ const NOTES: &[super::generate::Note] = &[
         "op seal: the writer's refusals (parameters out of bounds, a timestamp that is not RFC 3339).",
     ),
 ];
-
-fn s(x: &str) -> String {
-    Value::String(x.to_owned()).to_string()
-}
 
 fn pbkdf2(iterations: u32) -> Kdf {
     Kdf::Pbkdf2 { iterations }

@@ -59,6 +59,11 @@ fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("literal hex in the generator")
 }
 
+/// `x` as a JSON string literal, for the hand-written JSON of the profile files' blobs.
+pub(super) fn quoted(x: &str) -> String {
+    Value::String(x.to_owned()).to_string()
+}
+
 /// `n` bytes drawn from a file's seeded stream.
 pub(super) fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
