@@ -101,7 +101,7 @@ impl Runner<'_> {
 }
 
 /// Every test of a loaded file through the in-process `check_one`, as `(tcId, outcome)`:
-/// what each profile's `check` gives [`assert_regenerates`].
+/// what each profile's `check` gives `assert_regenerates` (a test-only helper).
 pub(super) fn check_each(
     doc: &Value,
     check_one: impl Fn(&Value) -> Result<(), String>,
