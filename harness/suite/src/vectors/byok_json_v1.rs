@@ -11,11 +11,12 @@ use backproof_format::profiles::byok_json_v1::{self as byok, Kdf, SealParams};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
-use serde_json::{Map, Value, json};
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h, quoted as s};
 use super::json::to_canonical;
-use super::profile_file::Runner;
+use super::profile_file::{Runner, check_each, unhex};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -27,7 +28,7 @@ const PW: &str = "correct horse battery staple";
 const T_CREATED: &str = "2026-03-14T09:26:53.589Z";
 const T_UPDATED: &str = "2026-03-15T18:02:11.004Z";
 
-const NOTES: &[(&str, &str, &str)] = &[
+const NOTES: &[super::generate::Note] = &[
     (
         "RoundTrip",
         "FUNCTIONALITY",
@@ -105,26 +106,6 @@ const NOTES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
-fn s(x: &str) -> String {
-    Value::String(x.to_owned()).to_string()
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn nonce(rng: &mut ChaCha20Rng) -> [u8; 12] {
-    let mut a = [0u8; 12];
-    rng.fill_bytes(&mut a);
-    a
-}
-
 fn pbkdf2(iterations: u32) -> Kdf {
     Kdf::Pbkdf2 { iterations }
 }
@@ -184,7 +165,7 @@ impl Pinned {
             plaintext: plaintext.to_vec(),
             kdf,
             salt: bytes(rng, salt_len),
-            nonce: nonce(rng),
+            nonce: arr(rng),
             created_at: T_CREATED.to_owned(),
             updated_at: T_UPDATED.to_owned(),
         }
@@ -1110,47 +1091,12 @@ pub fn generate() -> Value {
         ("ByokOrder", order),
         ("ByokSeal", seals),
     ];
-    let mut id = 0u64;
-    let mut test_groups = Vec::new();
-    for (ty, tests) in groups {
-        let tests: Vec<Value> = tests
-            .into_iter()
-            .map(|mut t| {
-                id += 1;
-                t["tcId"] = json!(id);
-                t
-            })
-            .collect();
-        test_groups.push(json!({"type": ty, "tests": tests}));
-    }
-    let notes: Map<String, Value> = NOTES
-        .iter()
-        .map(|(flag, bug, desc)| {
-            (
-                (*flag).to_owned(),
-                json!({"bugType": bug, "description": desc}),
-            )
-        })
-        .collect();
-    json!({
-        "algorithm": ALGORITHM,
-        "schema": SCHEMA,
-        "numberOfTests": id,
-        "notes": notes,
-        "testGroups": test_groups,
-    })
+    super::generate::file(ALGORITHM, SCHEMA, NOTES, groups)
 }
 
 /// The file's text as committed: canonical JSON (vectors/README.md).
 pub fn generate_text() -> String {
     to_canonical(&generate())
-}
-
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
 }
 
 fn text(t: &Value, name: &str) -> Result<String, String> {
@@ -1237,14 +1183,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    let mut out = Vec::new();
-    for group in file_json["testGroups"].as_array().into_iter().flatten() {
-        for t in group["tests"].as_array().into_iter().flatten() {
-            let id = t["tcId"].as_u64().unwrap_or(0);
-            out.push((id, check_one(t)));
-        }
-    }
-    out
+    check_each(file_json, check_one)
 }
 
 /// The profile's name in adapter requests.
@@ -1370,17 +1309,14 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{
+        assert_envelope_consistent, assert_matches_schema, assert_regenerates,
+    };
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &generate_text(),
-            "BACKPROOF_WRITE_BYOK_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, &generate(), "BACKPROOF_WRITE_BYOK_VECTORS", check);
     }
 
     #[test]
@@ -1403,59 +1339,24 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        let doc = generate();
-        let notes = doc["notes"].as_object().unwrap();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut count = 0;
-        for g in doc["testGroups"].as_array().unwrap() {
-            for t in g["tests"].as_array().unwrap() {
-                count += 1;
-                assert!(ids.insert(t["tcId"].as_u64().unwrap()));
-                for f in t["flags"].as_array().unwrap() {
-                    assert!(notes.contains_key(f.as_str().unwrap()), "{f}");
-                }
-                let r = t["result"].as_str().unwrap();
-                assert!(
-                    r == "ok" || r.parse::<backproof_format::ErrorClass>().is_ok(),
-                    "{r}"
-                );
-            }
-        }
-        assert_eq!(doc["numberOfTests"], count);
-        assert_eq!(
-            ids.into_iter().collect::<Vec<_>>(),
-            (1..=count).collect::<Vec<_>>()
-        );
-        // Every flag defined is used by some test, so the notes describe the file.
-        for flag in notes.keys() {
+        assert_envelope_consistent(&generate(), |t, _| {
+            let r = t["result"].as_str().unwrap();
             assert!(
-                doc.to_string().contains(&format!("\"{flag}\"")),
-                "{flag} unused"
+                r == "ok" || r.parse::<backproof_format::ErrorClass>().is_ok(),
+                "{r}"
             );
-        }
+        });
     }
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generate();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        // A schema that refuses nothing would make the check above meaningless.
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["result"] = json!("wrong_key_or_whatever");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc;
-        bad["testGroups"][0]["tests"][0]["blob"] = json!("ABCD");
-        assert!(!jsonschema::is_valid(&schema, &bad));
+        assert_matches_schema(
+            SCHEMA,
+            &generate(),
+            &[
+                ("result", json!("wrong_key_or_whatever")),
+                ("blob", json!("ABCD")),
+            ],
+        );
     }
 }

@@ -17,8 +17,11 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::generate::{bytes, h};
 use super::json::to_canonical;
-use super::profile_file::{Runner, allowed, grade, tests};
+use super::profile_file::{
+    Runner, allowed, check_each, grade, hex_answer, request_of, same_failure, unhex,
+};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -69,10 +72,6 @@ const GZIP_DECOYS_IV16: [u64; 1] = [17_383_241];
 const PRINTABLE_DECOYS: [u64; 1] = [37_498];
 const SHORT_SQL: &[u8] = b"SELECT 1;\n";
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
 fn sha(parts: &[&[u8]]) -> [u8; 32] {
     let mut d = Sha256::new();
     for p in parts {
@@ -105,12 +104,6 @@ fn is_decoy(key: &[u8; 32], iv: &[u8], artifact: &[u8], gzip: bool) -> bool {
     } else {
         dbm::heuristic_accepts(&plain)
     }
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n];
-    rng.fill_bytes(&mut b);
-    b
 }
 
 fn key32(rng: &mut ChaCha20Rng) -> [u8; 32] {
@@ -998,13 +991,6 @@ pub fn generate_text() -> String {
     to_canonical(&generate())
 }
 
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
-}
-
 fn key_of(t: &Value, name: &str) -> Result<[u8; 32], String> {
     unhex(t, name)?
         .try_into()
@@ -1104,9 +1090,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    tests(file_json)
-        .map(|t| (t["tcId"].as_u64().unwrap_or(0), check_one(t)))
-        .collect()
+    check_each(file_json, check_one)
 }
 
 /// The request an adapter gets for a test (docs/profiles/dbm-stream-v1.md §8).
@@ -1118,20 +1102,7 @@ fn request(t: &Value, op: &str) -> Result<Value, String> {
         "recover" => &["sidecar", "artifact", "candidates"],
         other => return Err(format!("unknown op {other:?}")),
     };
-    let mut r = json!({ "profile": PROFILE });
-    for f in fields {
-        if let Some(v) = t.get(*f) {
-            r[*f] = v.clone();
-        }
-    }
-    Ok(r)
-}
-
-fn hex_answer(result: &Value, name: &str) -> Result<Vec<u8>, String> {
-    result[name]
-        .as_str()
-        .and_then(|p| hex::decode(p).ok())
-        .ok_or_else(|| format!("an answer without hex `{name}`"))
+    Ok(request_of(PROFILE, t, fields))
 }
 
 /// What is wrong with an `ok` answer, if anything.
@@ -1175,6 +1146,9 @@ fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, Strin
     })
 }
 
+/// Why another class a tag-failure or no-match vector `accept`s passes.
+const NO_KEY_CHECK_REASON: &str = "the design has no key check, so a wrong key and damage are the same tag failure (advisory no-key-check; docs/profiles/dbm-stream-v1.md §5)";
+
 fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome, String> {
     let op = t["op"].as_str().unwrap_or("open");
     if !imp.offers(PROFILE, op) {
@@ -1209,9 +1183,7 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
         _ => {}
     }
     grade(op, &allowed, &answer, &mut |r| wrong_ok(t, op, r), &|got| {
-        (got != expected).then(|| format!(
-            "{got} for {expected}: the design has no key check, so a wrong key and damage are the same tag failure (advisory no-key-check; docs/profiles/dbm-stream-v1.md §5)"
-        ))
+        same_failure(got, expected, NO_KEY_CHECK_REASON)
     })
 }
 
@@ -1225,8 +1197,8 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{assert_matches_schema, assert_regenerates, tests};
     use super::*;
-    use std::path::PathBuf;
 
     fn generated() -> &'static Value {
         static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
@@ -1235,12 +1207,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_DBM_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_DBM_VECTORS", check);
     }
 
     /// Each group's first test with its expectation changed must fail the checker.
@@ -1273,28 +1240,15 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generated().clone();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        for (field, value) in [
-            ("result", json!("tag_mismatch")),
-            ("artifact", json!("ABCD")),
-            ("op", json!("restore")),
-        ] {
-            let mut bad = doc.clone();
-            bad["testGroups"][0]["tests"][0][field] = value;
-            assert!(!jsonschema::is_valid(&schema, &bad), "{field}");
-        }
+        assert_matches_schema(
+            SCHEMA,
+            generated(),
+            &[
+                ("result", json!("tag_mismatch")),
+                ("artifact", json!("ABCD")),
+                ("op", json!("restore")),
+            ],
+        );
     }
 
     /// The decoys are real: a heuristic-only recovery (the first candidate whose first

@@ -13,11 +13,14 @@ use backproof_format::profiles::metamask_vault::{self as mm, Kdf, SealParams};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
-use serde_json::{Map, Value, json};
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h, quoted as s};
 use super::json::to_canonical;
-use super::profile_file::{Runner, allowed, grade};
+use super::profile_file::{
+    Runner, allowed, check_each, grade, hex_answer, request_of, same_failure, unhex,
+};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -33,7 +36,7 @@ const TAG_ACCEPT: &[&str] = &["corrupted", "wrong_key_or_corrupted"];
 /// Damage the codec can see but the library only meets as a failed decryption.
 const DAMAGE_ACCEPT: &[&str] = &["wrong_key", "wrong_key_or_corrupted"];
 
-const NOTES: &[(&str, &str, &str)] = &[
+const NOTES: &[super::generate::Note] = &[
     (
         "RoundTrip",
         "FUNCTIONALITY",
@@ -167,26 +170,6 @@ const NOTES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
-fn s(x: &str) -> String {
-    Value::String(x.to_owned()).to_string()
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn iv16(rng: &mut ChaCha20Rng) -> [u8; 16] {
-    let mut a = [0u8; 16];
-    rng.fill_bytes(&mut a);
-    a
-}
-
 fn kdf_json(kdf: &Kdf) -> Value {
     match kdf {
         Kdf::Legacy => json!({"legacy": true}),
@@ -295,7 +278,7 @@ impl Pinned {
             plaintext: plaintext.as_bytes().to_vec(),
             kdf,
             salt: bytes(rng, mm::SALT_LEN),
-            iv: iv16(rng),
+            iv: arr(rng),
         }
     }
 
@@ -559,51 +542,45 @@ fn malformed(rng: &mut ChaCha20Rng) -> Vec<Value> {
         t["flags"] = json!(["Malformed", flag]);
         t
     };
-    out.push(lib(
-        m(
+    for (c, meta) in [
+        (
             "keyMetadata.params a number",
-            &v.meta(r#"{"algorithm":"PBKDF2","params":2}"#),
+            r#"{"algorithm":"PBKDF2","params":2}"#,
         ),
-        "LibraryMistyped",
-        "kdf_params_rejected",
-        None,
-    ));
-    out.push(lib(
-        m(
+        (
             "keyMetadata.params without iterations",
-            &v.meta(r#"{"algorithm":"PBKDF2","params":{}}"#),
+            r#"{"algorithm":"PBKDF2","params":{}}"#,
         ),
-        "LibraryMistyped",
-        "kdf_params_rejected",
-        None,
-    ));
-    out.push(lib(
-        m(
+    ] {
+        out.push(lib(
+            m(c, &v.meta(meta)),
+            "LibraryMistyped",
+            "kdf_params_rejected",
+            None,
+        ));
+    }
+    // WebCrypto converts these iteration counts to an integer and the library opens.
+    for (c, meta) in [
+        (
             "iterations a string \"2\"",
-            &v.meta(r#"{"algorithm":"PBKDF2","params":{"iterations":"2"}}"#),
+            r#"{"algorithm":"PBKDF2","params":{"iterations":"2"}}"#,
         ),
-        "LibraryCoercesIterations",
-        "ok",
-        Some(r#"{"a":1}"#),
-    ));
-    out.push(lib(
-        m(
+        (
             "iterations 2.5",
-            &v.meta(r#"{"algorithm":"PBKDF2","params":{"iterations":2.5}}"#),
+            r#"{"algorithm":"PBKDF2","params":{"iterations":2.5}}"#,
         ),
-        "LibraryCoercesIterations",
-        "ok",
-        Some(r#"{"a":1}"#),
-    ));
-    out.push(lib(
-        m(
+        (
             "iterations 2.0 (a float, though whole)",
-            &v.meta(r#"{"algorithm":"PBKDF2","params":{"iterations":2.0}}"#),
+            r#"{"algorithm":"PBKDF2","params":{"iterations":2.0}}"#,
         ),
-        "LibraryCoercesIterations",
-        "ok",
-        Some(r#"{"a":1}"#),
-    ));
+    ] {
+        out.push(lib(
+            m(c, &v.meta(meta)),
+            "LibraryCoercesIterations",
+            "ok",
+            Some(r#"{"a":1}"#),
+        ));
+    }
     out.push(lib(
         m(
             "keyMetadata without algorithm, right password",
@@ -1182,48 +1159,17 @@ pub fn generate() -> Value {
         ("MetamaskSeal", seals),
         ("MetamaskDerive", derives),
     ];
-    let mut id = 0u64;
-    let mut test_groups = Vec::new();
-    for (ty, make) in groups {
-        let tests: Vec<Value> = make(&mut rng)
-            .into_iter()
-            .map(|mut t| {
-                id += 1;
-                t["tcId"] = json!(id);
-                t
-            })
-            .collect();
-        test_groups.push(json!({"type": ty, "tests": tests}));
-    }
-    let notes: Map<String, Value> = NOTES
-        .iter()
-        .map(|(flag, bug, desc)| {
-            (
-                (*flag).to_owned(),
-                json!({"bugType": bug, "description": desc}),
-            )
-        })
-        .collect();
-    json!({
-        "algorithm": ALGORITHM,
-        "schema": SCHEMA,
-        "library": "@metamask/browser-passworder 6.0.0",
-        "numberOfTests": id,
-        "notes": notes,
-        "testGroups": test_groups,
-    })
+    let groups = groups.map(|(ty, make)| (ty, make(&mut rng))).to_vec();
+    let mut doc = super::generate::file(ALGORITHM, SCHEMA, NOTES, groups);
+    // The release the `library` records were taken from: an adapter naming it is held to
+    // them (`runs_recorded_library`).
+    doc["library"] = json!("@metamask/browser-passworder 6.0.0");
+    doc
 }
 
 /// The file's text as committed: canonical JSON (vectors/README.md).
 pub fn generate_text() -> String {
     to_canonical(&generate())
-}
-
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
 }
 
 fn password(t: &Value) -> Result<String, String> {
@@ -1343,14 +1289,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    let mut out = Vec::new();
-    for group in file_json["testGroups"].as_array().into_iter().flatten() {
-        for t in group["tests"].as_array().into_iter().flatten() {
-            let id = t["tcId"].as_u64().unwrap_or(0);
-            out.push((id, check_one(t)));
-        }
-    }
-    out
+    check_each(file_json, check_one)
 }
 
 /// The profile's name in adapter requests.
@@ -1428,20 +1367,7 @@ fn request(t: &Value, op: &str) -> Result<Value, String> {
         "derive" => &["passphrase", "salt", "kdf"],
         other => return Err(format!("unknown op {other:?}")),
     };
-    let mut r = json!({ "profile": PROFILE });
-    for f in fields {
-        if let Some(v) = t.get(*f) {
-            r[*f] = v.clone();
-        }
-    }
-    Ok(r)
-}
-
-fn hex_member(result: &Value, name: &str) -> Result<Vec<u8>, String> {
-    result[name]
-        .as_str()
-        .and_then(|p| hex::decode(p).ok())
-        .ok_or_else(|| format!("an answer without hex `{name}`"))
+    Ok(request_of(PROFILE, t, fields))
 }
 
 /// What a successful answer must contain: `None` when it does, else what is wrong. The
@@ -1455,15 +1381,15 @@ fn check_ok(
     imp: &mut AdapterImplementation,
 ) -> Result<Option<String>, String> {
     if op == "derive" {
-        let got = hex_member(result, "ikm")?;
+        let got = hex_answer(result, "ikm")?;
         return Ok((got != unhex(t, "ikm")?).then(|| format!("derived {}", h(&got))));
     }
     let plaintext = plaintext.ok_or("an ok vector without plaintext")?;
     if op == "open" {
-        let got = hex_member(result, "plaintext")?;
+        let got = hex_answer(result, "plaintext")?;
         return Ok((got != plaintext).then(|| format!("opened to {}", h(&got))));
     }
-    let blob = hex_member(result, "blob")?;
+    let blob = hex_answer(result, "blob")?;
     let Ok(vault) = serde_json::from_slice::<Value>(&blob) else {
         return Ok(Some(format!(
             "a vault that is not JSON: {}",
@@ -1519,7 +1445,7 @@ fn check_ok(
     let again =
         json!({"profile": PROFILE, "secret": {"passphrase": reopen_with}, "blob": h(&blob)});
     Ok(match imp.call_json("open", again)? {
-        Ok(r) if hex_member(&r, "plaintext")? == plaintext => None,
+        Ok(r) if hex_answer(&r, "plaintext")? == plaintext => None,
         Ok(r) => Some(format!(
             "what it wrote opens to {}",
             r["plaintext"].as_str().unwrap_or("?")
@@ -1587,9 +1513,9 @@ fn run_through(
         &answer,
         &mut |r| check_ok(t, op, r, plaintext.as_deref(), imp),
         &|got| {
-            disagreeing.clone().or_else(|| {
-                (got != expected).then(|| format!("{got} for {expected}: {ACCEPT_REASON}"))
-            })
+            disagreeing
+                .clone()
+                .or_else(|| same_failure(got, expected, ACCEPT_REASON))
         },
     )
 }
@@ -1607,6 +1533,9 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{
+        assert_envelope_consistent, assert_matches_schema, assert_regenerates,
+    };
     use super::*;
     use std::path::PathBuf;
 
@@ -1624,12 +1553,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_METAMASK_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_METAMASK_VECTORS", check);
     }
 
     #[test]
@@ -1661,70 +1585,29 @@ mod tests {
 
     #[test]
     fn file_envelope_is_consistent() {
-        let doc = generated();
-        let notes = doc["notes"].as_object().unwrap();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut count = 0;
-        for g in doc["testGroups"].as_array().unwrap() {
-            for t in g["tests"].as_array().unwrap() {
-                count += 1;
-                assert!(ids.insert(t["tcId"].as_u64().unwrap()));
-                let flags: Vec<&str> = t["flags"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f.as_str().unwrap())
-                    .collect();
-                for f in &flags {
-                    assert!(notes.contains_key(*f), "{f}");
-                }
-                // A recorded disagreement always names which one it is.
-                if t.get("library").is_some() {
-                    assert!(
-                        flags.iter().any(|f| f.starts_with("Library")),
-                        "tcId {} records the library without a Library* flag",
-                        t["tcId"]
-                    );
-                }
+        assert_envelope_consistent(generated(), |t, flags| {
+            // A recorded disagreement always names which one it is.
+            if t.get("library").is_some() {
+                assert!(
+                    flags.iter().any(|f| f.starts_with("Library")),
+                    "tcId {} records the library without a Library* flag",
+                    t["tcId"]
+                );
             }
-        }
-        assert_eq!(doc["numberOfTests"], count);
-        assert_eq!(
-            ids.into_iter().collect::<Vec<_>>(),
-            (1..=count).collect::<Vec<_>>()
-        );
-        for flag in notes.keys() {
-            assert!(
-                doc.to_string().contains(&format!("\"{flag}\"")),
-                "{flag} unused"
-            );
-        }
+        });
     }
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generated().clone();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["result"] = json!("incorrect_password");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc.clone();
-        bad["testGroups"][0]["tests"][0]["blob"] = json!("ABCD");
-        assert!(!jsonschema::is_valid(&schema, &bad));
-        let mut bad = doc;
-        bad["testGroups"][0]["tests"][0]["library"] = json!({"result": "maybe"});
-        assert!(!jsonschema::is_valid(&schema, &bad));
+        assert_matches_schema(
+            SCHEMA,
+            generated(),
+            &[
+                ("result", json!("incorrect_password")),
+                ("blob", json!("ABCD")),
+                ("library", json!({"result": "maybe"})),
+            ],
+        );
     }
 
     /// A stand-in adapter (shell, run with `sh -c`) whose hello names `implementation` and

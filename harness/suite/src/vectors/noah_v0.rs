@@ -10,11 +10,12 @@ use backproof_format::profiles::noah_v0 as noah;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::{Value, json};
 
+use super::generate::{arr, bytes, h};
 use super::json::to_canonical;
-use super::profile_file::{Runner, allowed, grade, tests};
+use super::profile_file::{Runner, allowed, check_each, grade, hex_answer, same_failure, unhex};
 use super::{AdapterImplementation, CaseOutcome};
 
 /// Where the file lives, relative to the vectors directory.
@@ -69,22 +70,6 @@ const NOTES: &[super::generate::Note] = &[
     ),
 ];
 
-fn h(b: &[u8]) -> String {
-    hex::encode(b)
-}
-
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rng.fill_bytes(&mut v);
-    v
-}
-
-fn iv12(rng: &mut ChaCha20Rng) -> [u8; 12] {
-    let mut a = [0u8; 12];
-    rng.fill_bytes(&mut a);
-    a
-}
-
 /// A wallet database of `n` bytes: the SQLite magic and random pages.
 fn database(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
     let mut db = SQLITE_MAGIC.to_vec();
@@ -113,7 +98,7 @@ impl Sealed {
     }
 
     fn random(rng: &mut ChaCha20Rng, seedphrase: &'static str, n: usize) -> Sealed {
-        let iv = iv12(rng);
+        let iv = arr::<12>(rng);
         let db = database(rng, n);
         Sealed::new(seedphrase, iv, db)
     }
@@ -165,7 +150,7 @@ fn round(rng: &mut ChaCha20Rng) -> Vec<Value> {
             out.push(s.opens(&format!("{what}, {n}-byte database"), &[]));
         }
     }
-    let s = Sealed::new(SEED12, iv12(rng), Vec::new());
+    let s = Sealed::new(SEED12, arr::<12>(rng), Vec::new());
     out.push(s.opens(
         "empty database: 28 decoded bytes, IV and tag only",
         &["EmptyDatabase"],
@@ -174,7 +159,7 @@ fn round(rng: &mut ChaCha20Rng) -> Vec<Value> {
         let s = Sealed::random(rng, SEED12, n);
         out.push(s.opens(&format!("{n}-byte database"), &[]));
     }
-    let s = Sealed::new("x", iv12(rng), database(rng, 64));
+    let s = Sealed::new("x", arr::<12>(rng), database(rng, 64));
     out.push(s.opens(
         "a one-character seedphrase (the design checks nothing about it)",
         &[],
@@ -436,7 +421,7 @@ fn tags(rng: &mut ChaCha20Rng) -> Vec<Value> {
             enc(&raw[..last - 15]),
         ),
     ];
-    let other = Sealed::new(SEED12, iv12(rng), s.plaintext.clone());
+    let other = Sealed::new(SEED12, arr::<12>(rng), s.plaintext.clone());
     cases.push((
         "the IV of another seal of the same database",
         enc(&[&other.raw()[..12], &raw[12..]].concat()),
@@ -507,7 +492,7 @@ fn seals(rng: &mut ChaCha20Rng) -> Vec<Value> {
         "comment": "an empty seedphrase is refused",
         "flags": [],
         "seedphrase": "",
-        "iv": h(&iv12(rng)),
+        "iv": h(&arr::<12>(rng)),
         "plaintext": h(SQLITE_MAGIC),
         "result": "malformed",
     }));
@@ -534,13 +519,6 @@ pub fn generate() -> Value {
 /// The file's text as committed: canonical JSON (vectors/README.md).
 pub fn generate_text() -> String {
     to_canonical(&generate())
-}
-
-fn unhex(t: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let v = t[name]
-        .as_str()
-        .ok_or_else(|| format!("vector has no {name}"))?;
-    hex::decode(v).map_err(|e| format!("vector {name} is not hex: {e}"))
 }
 
 fn seedphrase(t: &Value) -> Result<&str, String> {
@@ -596,9 +574,7 @@ fn check_one(t: &Value) -> Result<(), String> {
 
 /// Every test of the file against the reference codec, as `(tcId, outcome)`.
 pub fn check(file_json: &Value) -> Vec<(u64, Result<(), String>)> {
-    tests(file_json)
-        .map(|t| (t["tcId"].as_u64().unwrap_or(0), check_one(t)))
-        .collect()
+    check_each(file_json, check_one)
 }
 
 /// The request an adapter gets for a test (docs/profiles/noah-v0.md §7).
@@ -621,13 +597,6 @@ fn request(t: &Value, op: &str) -> Result<Value, String> {
     Ok(r)
 }
 
-fn hex_answer(result: &Value, name: &str) -> Result<Vec<u8>, String> {
-    result[name]
-        .as_str()
-        .and_then(|p| hex::decode(p).ok())
-        .ok_or_else(|| format!("an answer without hex `{name}`"))
-}
-
 /// What is wrong with an `ok` answer, if anything.
 fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, String> {
     let (answer, vector) = match op {
@@ -644,6 +613,9 @@ fn wrong_ok(t: &Value, op: &str, result: &Value) -> Result<Option<String>, Strin
     }))
 }
 
+/// Why another class a tag-failure vector `accept`s passes.
+const NO_KEY_CHECK_REASON: &str = "the design has no key check, so a wrong seedphrase and damage are the same tag failure (advisory no-key-check; docs/profiles/noah-v0.md §4)";
+
 fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome, String> {
     let op = t["op"].as_str().unwrap_or("open");
     if !imp.offers(PROFILE, op) {
@@ -653,9 +625,7 @@ fn run_through(t: &Value, imp: &mut AdapterImplementation) -> Result<CaseOutcome
     let expected = allowed[0];
     let answer = imp.call_json(op, request(t, op)?)?;
     grade(op, &allowed, &answer, &mut |r| wrong_ok(t, op, r), &|got| {
-        (got != expected).then(|| format!(
-            "{got} for {expected}: the design has no key check, so a wrong seedphrase and damage are the same tag failure (advisory no-key-check; docs/profiles/noah-v0.md §4)"
-        ))
+        same_failure(got, expected, NO_KEY_CHECK_REASON)
     })
 }
 
@@ -669,8 +639,8 @@ pub(super) const RUNNER: Runner<'static> = Runner {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profile_file::{assert_matches_schema, assert_regenerates, tests};
     use super::*;
-    use std::path::PathBuf;
 
     fn generated() -> &'static Value {
         static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
@@ -679,12 +649,7 @@ mod tests {
 
     #[test]
     fn regeneration_gives_the_committed_file_and_every_vector_checks() {
-        super::super::profile_file::assert_regenerates(
-            FILE,
-            &to_canonical(generated()),
-            "BACKPROOF_WRITE_NOAH_VECTORS",
-            check,
-        );
+        assert_regenerates(FILE, generated(), "BACKPROOF_WRITE_NOAH_VECTORS", check);
     }
 
     /// Each group's first test with its expectation changed must fail the checker, and so
@@ -747,27 +712,14 @@ mod tests {
 
     #[test]
     fn file_matches_its_schema() {
-        let schema: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../vectors/schema")
-                    .join(SCHEMA),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let doc = generated().clone();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        for (field, value) in [
-            ("result", json!("tag_mismatch")),
-            ("body", json!("ABCD")),
-            ("op", json!("restore")),
-        ] {
-            let mut bad = doc.clone();
-            bad["testGroups"][0]["tests"][0][field] = value;
-            assert!(!jsonschema::is_valid(&schema, &bad), "{field}");
-        }
+        assert_matches_schema(
+            SCHEMA,
+            generated(),
+            &[
+                ("result", json!("tag_mismatch")),
+                ("body", json!("ABCD")),
+                ("op", json!("restore")),
+            ],
+        );
     }
 }

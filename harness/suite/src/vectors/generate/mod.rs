@@ -49,7 +49,8 @@ fn fail(file: &'static str) -> impl Fn(backproof_format::Error) -> VectorsError 
     }
 }
 
-fn h(b: &[u8]) -> String {
+/// Bytes as the lower-case hex every vector file writes them in.
+pub(super) fn h(b: &[u8]) -> String {
     hex::encode(b)
 }
 
@@ -58,13 +59,20 @@ fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("literal hex in the generator")
 }
 
-fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
+/// `x` as a JSON string literal, for the hand-written JSON of the profile files' blobs.
+pub(super) fn quoted(x: &str) -> String {
+    Value::String(x.to_owned()).to_string()
+}
+
+/// `n` bytes drawn from a file's seeded stream.
+pub(super) fn bytes(rng: &mut ChaCha20Rng, n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     rng.fill_bytes(&mut v);
     v
 }
 
-fn arr<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
+/// [`bytes`] as an array, for a nonce, an IV or a key.
+pub(super) fn arr<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
     let mut a = [0u8; N];
     rng.fill_bytes(&mut a);
     a

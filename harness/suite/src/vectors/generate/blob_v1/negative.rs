@@ -39,20 +39,18 @@ fn malformed(b: &Bases) -> Vec<Value> {
         &base[..3],
         "malformed",
     ));
-    rows.push(negative(
-        "magic \"BKPG\"",
-        &["Malformed", "HeaderField"],
-        b.ps(),
-        &edit(base, &|v| v[3] = b'G', true),
-        "malformed",
-    ));
-    rows.push(negative(
-        "magic \"bkpf\" (case matters)",
-        &["Malformed", "HeaderField"],
-        b.ps(),
-        &edit(base, &|v| v[..4].copy_from_slice(b"bkpf"), true),
-        "malformed",
-    ));
+    for (comment, magic) in [
+        ("magic \"BKPG\"", b"BKPG"),
+        ("magic \"bkpf\" (case matters)", b"bkpf"),
+    ] {
+        rows.push(negative(
+            comment,
+            &["Malformed", "HeaderField"],
+            b.ps(),
+            &edit(base, &|v| v[..4].copy_from_slice(magic), true),
+            "malformed",
+        ));
+    }
     for sl in [0u8, 15, 33, 255] {
         rows.push(negative(
             format!("salt_len {sl} for Argon2id"),
@@ -62,34 +60,21 @@ fn malformed(b: &Bases) -> Vec<Value> {
             "malformed",
         ));
     }
-    rows.push(negative(
-        "raw-key header with m_cost 1",
-        &["Malformed", "HeaderField", "RawKey"],
-        b.ka(),
-        &edit(raw_base, &|v| v[9] = 1, false),
-        "malformed",
-    ));
-    rows.push(negative(
-        "raw-key header with t_cost 1",
-        &["Malformed", "HeaderField", "RawKey"],
-        b.ka(),
-        &edit(raw_base, &|v| v[13] = 1, false),
-        "malformed",
-    ));
-    rows.push(negative(
-        "raw-key header with p_cost 1",
-        &["Malformed", "HeaderField", "RawKey"],
-        b.ka(),
-        &edit(raw_base, &|v| v[14] = 1, false),
-        "malformed",
-    ));
-    rows.push(negative(
-        "raw-key header with salt_len 16",
-        &["Malformed", "HeaderField", "RawKey"],
-        b.ka(),
-        &edit(raw_base, &|v| v[15] = 16, false),
-        "malformed",
-    ));
+    // A raw-key header has all parameters zero; each one set (in its low byte) is malformed.
+    for (field, at, value) in [
+        ("m_cost", 9, 1u8),
+        ("t_cost", 13, 1),
+        ("p_cost", 14, 1),
+        ("salt_len", 15, 16),
+    ] {
+        rows.push(negative(
+            format!("raw-key header with {field} {value}"),
+            &["Malformed", "HeaderField", "RawKey"],
+            b.ka(),
+            &edit(raw_base, &|v| v[at] = value, false),
+            "malformed",
+        ));
+    }
     rows
 }
 
@@ -181,28 +166,14 @@ fn body(b: &Bases) -> Vec<Value> {
         "last ciphertext byte flipped",
         &["Corrupted"],
         b.ps(),
-        &edit(
-            base,
-            &|v| {
-                let i = v.len() - 17;
-                v[i] ^= 0x80
-            },
-            false,
-        ),
+        &edit(base, &flip_from_end(17, 0x80), false),
         "corrupted",
     ));
     rows.push(negative(
         "tag byte flipped",
         &["Corrupted"],
         b.ps(),
-        &edit(
-            base,
-            &|v| {
-                let i = v.len() - 1;
-                v[i] ^= 0x01
-            },
-            false,
-        ),
+        &edit(base, &flip_from_end(1, 0x01), false),
         "corrupted",
     ));
     rows.push(negative(
@@ -237,14 +208,7 @@ fn body(b: &Bases) -> Vec<Value> {
         "raw key: tag byte flipped",
         &["Corrupted", "RawKey"],
         b.ka(),
-        &edit(
-            raw_base,
-            &|v| {
-                let i = v.len() - 8;
-                v[i] ^= 0x20
-            },
-            false,
-        ),
+        &edit(raw_base, &flip_from_end(8, 0x20), false),
         "corrupted",
     ));
     rows
@@ -298,15 +262,7 @@ fn policy(b: &Bases) -> Vec<Value> {
             what,
             &["KdfParamsRejected", "HeaderField"],
             b.ps(),
-            &edit(
-                base,
-                &|v| {
-                    v[6..10].copy_from_slice(&m.to_be_bytes());
-                    v[10..14].copy_from_slice(&t.to_be_bytes());
-                    v[14] = p;
-                },
-                true,
-            ),
+            &edit(base, &set_params(m, t, p), true),
             "kdf_params_rejected",
         ));
     }
@@ -396,17 +352,27 @@ fn wrong_key(b: &Bases) -> Vec<Value> {
             format!("{name} (in policy) with a valid digest: derives another key"),
             &["WrongKey", "HeaderField"],
             b.ps(),
-            &edit(
-                base,
-                &|v| {
-                    v[6..10].copy_from_slice(&m.to_be_bytes());
-                    v[10..14].copy_from_slice(&t.to_be_bytes());
-                    v[14] = p;
-                },
-                true,
-            ),
+            &edit(base, &set_params(m, t, p), true),
             "wrong_key",
         ));
     }
     rows
+}
+
+/// Flips the bits `mask` of the byte `back` places from the end (1 is the last byte), where
+/// the tag and the end of the ciphertext are whatever the payload's length.
+fn flip_from_end(back: usize, mask: u8) -> impl Fn(&mut Vec<u8>) {
+    move |v| {
+        let i = v.len() - back;
+        v[i] ^= mask;
+    }
+}
+
+/// Sets the header's `m_cost`, `t_cost` and `p_cost` (big-endian, docs/FORMAT.md).
+fn set_params(m: u32, t: u32, p: u8) -> impl Fn(&mut Vec<u8>) {
+    move |v| {
+        v[6..10].copy_from_slice(&m.to_be_bytes());
+        v[10..14].copy_from_slice(&t.to_be_bytes());
+        v[14] = p;
+    }
 }

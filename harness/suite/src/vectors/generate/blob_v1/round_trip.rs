@@ -42,22 +42,11 @@ pub(super) fn round_trips(rng: &mut ChaCha20Rng) -> GenResult<Vec<Value>> {
         &pt,
         &blob,
     ));
-    for size in [65_536usize, 2_000_000] {
-        let key: [u8; 32] = arr(rng);
-        let nonce: [u8; 12] = arr(rng);
-        let pt = bytes(rng, size);
-        let blob = seal_key(&key, &nonce, &pt)?;
-        round.push(pinned(
-            format!("raw key, {size}-byte payload"),
-            &["RoundTrip", "RawKey"],
-            key_secret(&key),
-            None,
-            &[],
-            &nonce,
-            &pt,
-            &blob,
-        ));
-    }
+    round.extend(raw_key_rows(
+        rng,
+        &[65_536, 2_000_000],
+        &["RoundTrip", "RawKey"],
+    )?);
     Ok(round)
 }
 
@@ -109,15 +98,21 @@ pub(super) fn unicode(rng: &mut ChaCha20Rng) -> GenResult<Vec<Value>> {
 
 /// `kdf_id 0` blobs of a few sizes.
 pub(super) fn raw_keys(rng: &mut ChaCha20Rng) -> GenResult<Vec<Value>> {
-    let mut raw = Vec::new();
-    for size in [0usize, 17, 300] {
+    raw_key_rows(rng, &[0, 17, 300], &["RawKey"])
+}
+
+/// One pinned raw-key blob per payload size, each drawing its key, nonce and payload in
+/// that order (the order the committed file was drawn in).
+fn raw_key_rows(rng: &mut ChaCha20Rng, sizes: &[usize], flags: &[&str]) -> GenResult<Vec<Value>> {
+    let mut rows = Vec::new();
+    for &size in sizes {
         let key: [u8; 32] = arr(rng);
         let nonce: [u8; 12] = arr(rng);
         let pt = bytes(rng, size);
         let blob = seal_key(&key, &nonce, &pt)?;
-        raw.push(pinned(
+        rows.push(pinned(
             format!("raw key, {size}-byte payload"),
-            &["RawKey"],
+            flags,
             key_secret(&key),
             None,
             &[],
@@ -126,5 +121,5 @@ pub(super) fn raw_keys(rng: &mut ChaCha20Rng) -> GenResult<Vec<Value>> {
             &blob,
         ));
     }
-    Ok(raw)
+    Ok(rows)
 }
