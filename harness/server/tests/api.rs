@@ -479,16 +479,7 @@ async fn oversize_is_refused_before_reading_and_chunked_stops_at_limit() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let j: Value = r.json().await.unwrap();
     assert_eq!(j["sha256"], sha256_hex(&ok));
-    let got = c
-        .get(format!("{base}/v1/backup"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(got.as_ref(), ok.as_slice());
+    assert_eq!(get(&c, &base, &t).await.body, ok);
     assert_eq!(
         env.objects().await.len(),
         1,
