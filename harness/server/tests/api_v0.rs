@@ -823,14 +823,30 @@ async fn concurrent_completes_of_one_slot_leave_one_row_and_its_object() {
 // ---------------------------------------------------------------------------------------
 // The broken variants: each misbehaves with its flag, and the reference does not.
 
+/// A server with one broken variant on or off (docs/API.md, "Broken variants"), on a stack
+/// of its own so that the broken run and the reference run share nothing.
+async fn variant(
+    name: &str,
+    broken: bool,
+    flag: fn(&mut backproof_server::UnsafeFlags) -> &mut bool,
+) -> (Env, V0, backproof_server::ServerHandle) {
+    let db = if broken {
+        format!("{name}_bad")
+    } else {
+        name.to_owned()
+    };
+    let env = Env::start(&db).await;
+    let mut cfg = config(&env);
+    *flag(&mut cfg.unsafe_flags) = broken;
+    let (base, h) = env.server(cfg).await;
+    (env, V0::new(&base), h)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_trusts_client_size_records_missing_and_wrong_sized_objects() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_trust_bad" } else { "v0_trust" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.complete_trusts_client_size = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (env, v0, _h) =
+            variant("v0_trust", broken, |f| &mut f.complete_trusts_client_size).await;
         let alice = token("alice");
 
         // Complete without an upload.
@@ -862,11 +878,7 @@ async fn complete_trusts_client_size_records_missing_and_wrong_sized_objects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_backup_version_lets_a_third_slot_in() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_slots_bad" } else { "v0_slots" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.any_backup_version = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (_env, v0, _h) = variant("v0_slots", broken, |f| &mut f.any_backup_version).await;
         let alice = token("alice");
         v0.backup(&alice, 1, &blob(1, 64)).await;
         v0.backup(&alice, 2, &blob(2, 64)).await;
@@ -899,11 +911,7 @@ async fn any_backup_version_lets_a_third_slot_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_any_key_lets_a_user_take_anothers_upload() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_anykey_bad" } else { "v0_anykey" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.complete_any_key = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (_env, v0, _h) = variant("v0_anykey", broken, |f| &mut f.complete_any_key).await;
         let (alice, bob) = (token("alice"), token("bob"));
         let u = v0.staged(&alice, 1, &blob(1, 64)).await;
         let r = v0.complete(&bob, &u["s3_key"], 1, 64).await;
