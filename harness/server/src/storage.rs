@@ -223,6 +223,23 @@ pub async fn referenced(pool: &PgPool, keys: &[String]) -> Result<Vec<String>, S
     Ok(rows)
 }
 
+/// A backup object's PUT, whatever the body's source: the declared length and the one
+/// content type every object is stored with. The callers choose the timeouts.
+fn put_request(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    length: i64,
+    body: ByteStream,
+) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_length(length)
+        .content_type("application/octet-stream")
+        .body(body)
+}
+
 /// PUTs a body that streams from the client: no attempt timeout, since a slow but
 /// progressing client must not be cut off (the caller watches both sides instead).
 pub async fn put_stream(
@@ -232,12 +249,7 @@ pub async fn put_stream(
     length: i64,
     body: ByteStream,
 ) -> Result<(), StorageError> {
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_length(length)
-        .content_type("application/octet-stream")
-        .body(body)
+    put_request(s3, bucket, key, length, body)
         .customize()
         .config_override(
             aws_sdk_s3::Config::builder().timeout_config(
@@ -264,12 +276,7 @@ pub async fn put_file(
         .await
         .map_err(StorageError::s3)?;
     // From a local file: the default attempt timeout bounds S3 alone.
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_length(length)
-        .content_type("application/octet-stream")
-        .body(body)
+    put_request(s3, bucket, key, length, body)
         .send()
         .await
         .map_err(StorageError::s3)?;

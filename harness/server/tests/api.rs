@@ -70,6 +70,41 @@ async fn call(
     }
 }
 
+/// POST /v1/backup as `tok`, with If-Match when given (any value, well-formed or not).
+async fn post(c: &Client, base: &str, tok: &str, if_match: Option<&str>, body: Vec<u8>) -> Resp {
+    let hdrs: Vec<_> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+    call(
+        c,
+        base,
+        Method::POST,
+        "/v1/backup",
+        Some(tok),
+        &hdrs,
+        Some(body),
+    )
+    .await
+}
+
+/// DELETE /v1/backup as `tok`, with If-Match when given.
+async fn delete(c: &Client, base: &str, tok: &str, if_match: Option<&str>) -> Resp {
+    let hdrs: Vec<_> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+    call(
+        c,
+        base,
+        Method::DELETE,
+        "/v1/backup",
+        Some(tok),
+        &hdrs,
+        None,
+    )
+    .await
+}
+
+/// A plain GET /v1/backup as `tok`.
+async fn get(c: &Client, base: &str, tok: &str) -> Resp {
+    call(c, base, Method::GET, "/v1/backup", Some(tok), &[], None).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_of_the_api() {
     let env = Env::start("rules").await;
@@ -103,23 +138,12 @@ async fn every_rule_of_the_api() {
     }
 
     // No backup yet.
-    call(&c, b, Method::GET, p, a, &[], None)
-        .await
-        .problem("not-found");
+    get(&c, b, &alice).await.problem("not-found");
     assert_eq!(
         call(&c, b, Method::HEAD, p, a, &[], None).await.status,
         StatusCode::NOT_FOUND
     );
-    let r = call(
-        &c,
-        b,
-        Method::POST,
-        p,
-        a,
-        &[("if-match", "\"1\"")],
-        Some(blob(1, 64)),
-    )
-    .await;
+    let r = post(&c, b, &alice, Some("\"1\""), blob(1, 64)).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
         r.problem("version-conflict")["current_version"],
@@ -128,7 +152,7 @@ async fn every_rule_of_the_api() {
 
     // Create: 201, ETag "1", JSON reply.
     let v1 = blob(1, 100);
-    let r = call(&c, b, Method::POST, p, a, &[], Some(v1.clone())).await;
+    let r = post(&c, b, &alice, None, v1.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.etag().as_deref(), Some("\"1\""));
     let j = r.json();
@@ -138,7 +162,7 @@ async fn every_rule_of_the_api() {
     assert!(chrono::DateTime::parse_from_rfc3339(j["updated_at"].as_str().unwrap()).is_ok());
 
     // Create again without If-Match → 409 with current_version.
-    let r = call(&c, b, Method::POST, p, a, &[], Some(blob(2, 64))).await;
+    let r = post(&c, b, &alice, None, blob(2, 64)).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.problem("version-conflict")["current_version"], 1);
 
@@ -146,16 +170,7 @@ async fn every_rule_of_the_api() {
     let mut last = v1.clone();
     for (i, (im, next)) in [("\"1\"", 2), ("2", 3), ("*", 4)].into_iter().enumerate() {
         let body = blob(10 + i as u8, 200);
-        let r = call(
-            &c,
-            b,
-            Method::POST,
-            p,
-            a,
-            &[("if-match", im)],
-            Some(body.clone()),
-        )
-        .await;
+        let r = post(&c, b, &alice, Some(im), body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "If-Match {im}");
         assert_eq!(r.etag(), Some(format!("\"{next}\"")));
         assert_eq!(r.json()["version"], next);
@@ -163,16 +178,7 @@ async fn every_rule_of_the_api() {
         last = body;
     }
     // Stale version → 409 current 4.
-    let r = call(
-        &c,
-        b,
-        Method::POST,
-        p,
-        a,
-        &[("if-match", "\"2\"")],
-        Some(blob(3, 64)),
-    )
-    .await;
+    let r = post(&c, b, &alice, Some("\"2\""), blob(3, 64)).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.problem("version-conflict")["current_version"], 4);
 
@@ -211,7 +217,7 @@ async fn every_rule_of_the_api() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "If-Match twice");
 
     // GET, If-None-Match, HEAD.
-    let r = call(&c, b, Method::GET, p, a, &[], None).await;
+    let r = get(&c, b, &alice).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, last);
     assert_eq!(r.etag().as_deref(), Some("\"4\""));
@@ -256,79 +262,37 @@ async fn every_rule_of_the_api() {
 
     // Size rules: < 32 → 400, exactly 32 ok, limit + 1 → 413, limit ok.
     for n in [0usize, 1, 31] {
-        let r = call(
-            &c,
-            b,
-            Method::POST,
-            p,
-            a,
-            &[("if-match", "4")],
-            Some(blob(5, n)),
-        )
-        .await;
+        let r = post(&c, b, &alice, Some("4"), blob(5, n)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{n} bytes");
         r.problem("body-too-small");
     }
     let limit = backproof_server::DEFAULT_MAX_BLOB_BYTES as usize;
     assert_eq!(limit, 2_097_152);
-    let r = call(
-        &c,
-        b,
-        Method::POST,
-        p,
-        a,
-        &[("if-match", "4")],
-        Some(blob(6, limit + 1)),
-    )
-    .await;
+    let r = post(&c, b, &alice, Some("4"), blob(6, limit + 1)).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     r.problem("body-too-large");
-    let r = call(
-        &c,
-        b,
-        Method::POST,
-        p,
-        a,
-        &[("if-match", "4")],
-        Some(blob(7, 32)),
-    )
-    .await;
+    let r = post(&c, b, &alice, Some("4"), blob(7, 32)).await;
     assert_eq!(r.status, StatusCode::OK);
     let big = blob(8, limit);
-    let r = call(
-        &c,
-        b,
-        Method::POST,
-        p,
-        a,
-        &[("if-match", "5")],
-        Some(big.clone()),
-    )
-    .await;
+    let r = post(&c, b, &alice, Some("5"), big.clone()).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(call(&c, b, Method::GET, p, a, &[], None).await.body, big);
+    assert_eq!(get(&c, b, &alice).await.body, big);
 
     // DELETE: stale → 409, ok → 204, then 404.
-    let r = call(&c, b, Method::DELETE, p, a, &[("if-match", "\"1\"")], None).await;
+    let r = delete(&c, b, &alice, Some("\"1\"")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.problem("version-conflict")["current_version"], 6);
-    let r = call(&c, b, Method::DELETE, p, a, &[("if-match", "\"6\"")], None).await;
+    let r = delete(&c, b, &alice, Some("\"6\"")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    call(&c, b, Method::GET, p, a, &[], None)
-        .await
-        .problem("not-found");
-    call(&c, b, Method::DELETE, p, a, &[], None)
-        .await
-        .problem("not-found");
+    get(&c, b, &alice).await.problem("not-found");
+    delete(&c, b, &alice, None).await.problem("not-found");
     // DELETE without If-Match.
     assert_eq!(
-        call(&c, b, Method::POST, p, a, &[], Some(blob(9, 40)))
-            .await
-            .status,
+        post(&c, b, &alice, None, blob(9, 40)).await.status,
         StatusCode::CREATED
     );
     assert_eq!(
-        call(&c, b, Method::DELETE, p, a, &[], None).await.status,
+        delete(&c, b, &alice, None).await.status,
         StatusCode::NO_CONTENT
     );
 
@@ -365,90 +329,30 @@ async fn users_are_isolated() {
     let (ta, tb) = (token("alice"), token("bob"));
     let a_blob = blob(1, 64);
     assert_eq!(
-        call(
-            &c,
-            b,
-            Method::POST,
-            "/v1/backup",
-            Some(&ta),
-            &[],
-            Some(a_blob.clone())
-        )
-        .await
-        .status,
+        post(&c, b, &ta, None, a_blob.clone()).await.status,
         StatusCode::CREATED
     );
     // Bob sees nothing, and cannot overwrite or delete Alice's backup through any precondition.
-    assert_eq!(
-        call(&c, b, Method::GET, "/v1/backup", Some(&tb), &[], None)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(get(&c, b, &tb).await.status, StatusCode::NOT_FOUND);
     for im in ["\"1\"", "*"] {
-        let r = call(
-            &c,
-            b,
-            Method::POST,
-            "/v1/backup",
-            Some(&tb),
-            &[("if-match", im)],
-            Some(blob(2, 64)),
-        )
-        .await;
+        let r = post(&c, b, &tb, Some(im), blob(2, 64)).await;
         assert_eq!(r.status, StatusCode::CONFLICT);
-        let r = call(
-            &c,
-            b,
-            Method::DELETE,
-            "/v1/backup",
-            Some(&tb),
-            &[("if-match", im)],
-            None,
-        )
-        .await;
+        let r = delete(&c, b, &tb, Some(im)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
     }
     // Bob's own backup is separate.
     let b_blob = blob(3, 64);
     assert_eq!(
-        call(
-            &c,
-            b,
-            Method::POST,
-            "/v1/backup",
-            Some(&tb),
-            &[],
-            Some(b_blob.clone())
-        )
-        .await
-        .status,
+        post(&c, b, &tb, None, b_blob.clone()).await.status,
         StatusCode::CREATED
     );
+    assert_eq!(get(&c, b, &ta).await.body, a_blob);
+    assert_eq!(get(&c, b, &tb).await.body, b_blob);
     assert_eq!(
-        call(&c, b, Method::GET, "/v1/backup", Some(&ta), &[], None)
-            .await
-            .body,
-        a_blob
-    );
-    assert_eq!(
-        call(&c, b, Method::GET, "/v1/backup", Some(&tb), &[], None)
-            .await
-            .body,
-        b_blob
-    );
-    assert_eq!(
-        call(&c, b, Method::DELETE, "/v1/backup", Some(&tb), &[], None)
-            .await
-            .status,
+        delete(&c, b, &tb, None).await.status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        call(&c, b, Method::GET, "/v1/backup", Some(&ta), &[], None)
-            .await
-            .body,
-        a_blob
-    );
+    assert_eq!(get(&c, b, &ta).await.body, a_blob);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,17 +362,7 @@ async fn concurrent_writers_exactly_one_wins() {
     let c = Client::new();
     let t = token("carol");
     assert_eq!(
-        call(
-            &c,
-            &base,
-            Method::POST,
-            "/v1/backup",
-            Some(&t),
-            &[],
-            Some(blob(0, 64))
-        )
-        .await
-        .status,
+        post(&c, &base, &t, None, blob(0, 64)).await.status,
         StatusCode::CREATED
     );
     let tasks: Vec<_> = (0..32u8)
@@ -476,16 +370,7 @@ async fn concurrent_writers_exactly_one_wins() {
             let (c, base, t) = (c.clone(), base.clone(), t.clone());
             tokio::spawn(async move {
                 let body = blob(100 + i, 4096);
-                let r = call(
-                    &c,
-                    &base,
-                    Method::POST,
-                    "/v1/backup",
-                    Some(&t),
-                    &[("if-match", "\"1\"")],
-                    Some(body.clone()),
-                )
-                .await;
+                let r = post(&c, &base, &t, Some("\"1\""), body.clone()).await;
                 (r.status, sha256_hex(&body), r.json())
             })
         })
@@ -502,7 +387,7 @@ async fn concurrent_writers_exactly_one_wins() {
     assert_eq!(winners.len(), 1, "exactly one writer wins");
     let (sha, j) = &winners[0];
     assert_eq!(j["sha256"], *sha);
-    let r = call(&c, &base, Method::GET, "/v1/backup", Some(&t), &[], None).await;
+    let r = get(&c, &base, &t).await;
     assert_eq!(r.etag().as_deref(), Some("\"2\""));
     assert_eq!(&sha256_hex(&r.body), sha);
     handle.sweep_now().await.unwrap();
@@ -594,16 +479,7 @@ async fn oversize_is_refused_before_reading_and_chunked_stops_at_limit() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let j: Value = r.json().await.unwrap();
     assert_eq!(j["sha256"], sha256_hex(&ok));
-    let got = c
-        .get(format!("{base}/v1/backup"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(got.as_ref(), ok.as_slice());
+    assert_eq!(get(&c, &base, &t).await.body, ok);
     assert_eq!(
         env.objects().await.len(),
         1,
@@ -619,36 +495,15 @@ async fn outages_answer_503_and_change_nothing() {
     let t = token("erin");
     let v1 = blob(1, 64);
     assert_eq!(
-        call(
-            &c,
-            &base,
-            Method::POST,
-            "/v1/backup",
-            Some(&t),
-            &[],
-            Some(v1.clone())
-        )
-        .await
-        .status,
+        post(&c, &base, &t, None, v1.clone()).await.status,
         StatusCode::CREATED
     );
 
     env.stack.s3.stop().await.unwrap();
-    let r = call(
-        &c,
-        &base,
-        Method::POST,
-        "/v1/backup",
-        Some(&t),
-        &[("if-match", "1")],
-        Some(blob(2, 64)),
-    )
-    .await;
+    let r = post(&c, &base, &t, Some("1"), blob(2, 64)).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     r.problem("storage-unavailable");
-    call(&c, &base, Method::GET, "/v1/backup", Some(&t), &[], None)
-        .await
-        .problem("storage-unavailable");
+    get(&c, &base, &t).await.problem("storage-unavailable");
     call(&c, &base, Method::GET, "/readyz", None, &[], None)
         .await
         .problem("storage-unavailable");
@@ -658,38 +513,18 @@ async fn outages_answer_503_and_change_nothing() {
     env.stack.s3.start().await.unwrap();
 
     env.stack.postgres.stop().await.unwrap();
-    let r = call(
-        &c,
-        &base,
-        Method::POST,
-        "/v1/backup",
-        Some(&t),
-        &[("if-match", "1")],
-        Some(blob(3, 64)),
-    )
-    .await;
+    let r = post(&c, &base, &t, Some("1"), blob(3, 64)).await;
     r.problem("storage-unavailable");
-    call(&c, &base, Method::GET, "/v1/backup", Some(&t), &[], None)
-        .await
-        .problem("storage-unavailable");
+    get(&c, &base, &t).await.problem("storage-unavailable");
     call(&c, &base, Method::GET, "/readyz", None, &[], None)
         .await
         .problem("storage-unavailable");
     env.stack.postgres.start().await.unwrap();
 
     // Back: the old version is intact and a write goes through.
-    let r = call(&c, &base, Method::GET, "/v1/backup", Some(&t), &[], None).await;
+    let r = get(&c, &base, &t).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, v1);
-    let r = call(
-        &c,
-        &base,
-        Method::POST,
-        "/v1/backup",
-        Some(&t),
-        &[("if-match", "1")],
-        Some(blob(4, 64)),
-    )
-    .await;
+    let r = post(&c, &base, &t, Some("1"), blob(4, 64)).await;
     assert_eq!(r.status, StatusCode::OK);
 }

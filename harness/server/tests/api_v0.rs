@@ -112,27 +112,47 @@ impl V0 {
         .await
     }
 
+    /// upload_url for `size` bytes in slot `version`; asserts 200 and returns the answer.
+    async fn upload_url(&self, tok: &str, version: i64, size: usize) -> Value {
+        self.post(
+            "upload_url",
+            tok,
+            json!({"backup_version": version, "backup_size": size}),
+        )
+        .await
+        .ok(200)
+    }
+
+    /// upload_url → PUT of `data`, which S3 must accept; returns upload_url's answer. The
+    /// upload is left uncompleted, as the tests of complete_upload and the sweep need it.
+    async fn staged(&self, tok: &str, version: i64, data: &[u8]) -> Value {
+        let u = self.upload_url(tok, version, data.len()).await;
+        assert_eq!(
+            put(&self.c, u["upload_url"].as_str().unwrap(), data.to_vec()).await,
+            StatusCode::OK,
+            "PUT to the presigned URL"
+        );
+        u
+    }
+
+    /// complete_upload of `key`, unchecked: the callers expect successes and refusals alike.
+    /// `key` is any JSON value so that a test can send exactly what upload_url answered.
+    async fn complete(
+        &self,
+        tok: &str,
+        key: impl serde::Serialize,
+        version: i64,
+        size: usize,
+    ) -> Resp {
+        let body = json!({"s3_key": key, "backup_version": version, "backup_size": size});
+        self.post("complete_upload", tok, body).await
+    }
+
     /// upload_url → PUT → complete_upload; returns (s3_key, complete's answer).
     async fn backup(&self, tok: &str, version: i64, data: &[u8]) -> (String, Value) {
-        let u = self
-            .post(
-                "upload_url",
-                tok,
-                json!({"backup_version": version, "backup_size": data.len()}),
-            )
-            .await
-            .ok(200);
+        let u = self.staged(tok, version, data).await;
         let key = u["s3_key"].as_str().unwrap().to_owned();
-        let put = put(&self.c, u["upload_url"].as_str().unwrap(), data.to_vec()).await;
-        assert_eq!(put, StatusCode::OK, "PUT to the presigned URL");
-        let done = self
-            .post(
-                "complete_upload",
-                tok,
-                json!({"s3_key": key, "backup_version": version, "backup_size": data.len()}),
-            )
-            .await
-            .ok(200);
+        let done = self.complete(tok, &key, version, data.len()).await.ok(200);
         (key, done)
     }
 
@@ -202,14 +222,7 @@ async fn round_trip_two_rolling_slots_replace_and_delete() {
         .problem(404, "no-backup");
 
     // The URL signs Content-Length, and the key is a fresh one in alice's slot 1.
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 1, "backup_size": 100}),
-        )
-        .await
-        .ok(200);
+    let u = v0.upload_url(&alice, 1, 100).await;
     let url = u["upload_url"].as_str().unwrap();
     assert!(url.starts_with(env.stack.s3.endpoint()), "{url}");
     assert!(
@@ -280,13 +293,7 @@ async fn round_trip_two_rolling_slots_replace_and_delete() {
     assert_eq!(v0.list(&alice).await.len(), 2, "never more than two slots");
 
     // Completing the committed key again changes nothing and deletes nothing.
-    v0.post(
-        "complete_upload",
-        &alice,
-        json!({"s3_key": key3, "backup_version": 1, "backup_size": 200}),
-    )
-    .await
-    .ok(200);
+    v0.complete(&alice, &key3, 1, 200).await.ok(200);
     assert!(exists(&env, &key3).await);
     let (_, _, got) = v0.restore(&alice, Some(1)).await;
     assert_eq!(got, three);
@@ -476,13 +483,7 @@ async fn every_request_rule() {
                 .problem(400, "invalid-request");
         }
     }
-    v0.post(
-        "upload_url",
-        &alice,
-        json!({"backup_version": 1, "backup_size": 1}),
-    )
-    .await
-    .ok(200);
+    v0.upload_url(&alice, 1, 1).await;
     // A number without a fraction is an integer, as in JSON Schema (and JavaScript).
     let u = v0
         .post(
@@ -501,13 +502,7 @@ async fn every_request_rule() {
             .await
             .problem(400, "invalid-request");
     }
-    v0.post(
-        "upload_url",
-        &alice,
-        json!({"backup_version": 2, "backup_size": 1000}),
-    )
-    .await
-    .ok(200);
+    v0.upload_url(&alice, 2, 1000).await;
     // settings takes a boolean or nothing.
     for v in [json!("true"), json!(1)] {
         v0.post("settings", &alice, json!({"backup_enabled": v}))
@@ -539,20 +534,12 @@ async fn complete_upload_checks_the_object_and_the_key() {
     let v0 = V0::new(&base);
     let alice = token("alice");
     let bob = token("bob");
-    let complete = |key: &str, version: i64, size: usize| json!({"s3_key": key, "backup_version": version, "backup_size": size});
 
     // Without an upload: upload-missing, nothing recorded.
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 1, "backup_size": 100}),
-        )
-        .await
-        .ok(200);
+    let u = v0.upload_url(&alice, 1, 100).await;
     let key = u["s3_key"].as_str().unwrap().to_owned();
     let url = u["upload_url"].as_str().unwrap().to_owned();
-    v0.post("complete_upload", &alice, complete(&key, 1, 100))
+    v0.complete(&alice, &key, 1, 100)
         .await
         .problem(400, "upload-missing");
     assert_eq!(v0.list(&alice).await, Vec::<Value>::new());
@@ -579,7 +566,7 @@ async fn complete_upload_checks_the_object_and_the_key() {
     assert_eq!(put(&v0.c, &url, blob(1, 100)).await, StatusCode::OK);
     for claim in [99, 101, 1] {
         let j = v0
-            .post("complete_upload", &alice, complete(&key, 1, claim))
+            .complete(&alice, &key, 1, claim)
             .await
             .problem(400, "size-mismatch");
         assert!(j["detail"].as_str().unwrap().contains("100"), "{j}");
@@ -588,19 +575,8 @@ async fn complete_upload_checks_the_object_and_the_key() {
 
     // Keys that are not alice's slot-1 keys: foreign-key, whether or not the object exists.
     let (bob_key, _) = v0.backup(&bob, 1, &blob(2, 64)).await;
-    let u2 = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 2, "backup_size": 100}),
-        )
-        .await
-        .ok(200);
+    let u2 = v0.staged(&alice, 2, &blob(3, 100)).await;
     let slot2_key = u2["s3_key"].as_str().unwrap().to_owned();
-    assert_eq!(
-        put(&v0.c, u2["upload_url"].as_str().unwrap(), blob(3, 100)).await,
-        StatusCode::OK
-    );
     let missing_bob = bob_key.replace(&bob_key[bob_key.len() - 36..], &uuid_nil());
     for k in [
         bob_key.as_str(),
@@ -615,21 +591,17 @@ async fn complete_upload_checks_the_object_and_the_key() {
         &key.to_uppercase(),
         &format!("v0/alice/1/../../bob/1/{}", &bob_key[bob_key.len() - 36..]),
     ] {
-        v0.post("complete_upload", &alice, complete(k, 1, 100))
+        v0.complete(&alice, k, 1, 100)
             .await
             .problem(400, "foreign-key");
     }
     // The other slot's key completes into that slot only.
-    v0.post("complete_upload", &alice, complete(&key, 2, 100))
+    v0.complete(&alice, &key, 2, 100)
         .await
         .problem(400, "foreign-key");
-    v0.post("complete_upload", &alice, complete(&slot2_key, 2, 100))
-        .await
-        .ok(200);
+    v0.complete(&alice, &slot2_key, 2, 100).await.ok(200);
     // And the right claim completes slot 1.
-    v0.post("complete_upload", &alice, complete(&key, 1, 100))
-        .await
-        .ok(200);
+    v0.complete(&alice, &key, 1, 100).await.ok(200);
     let l = v0.list(&alice).await;
     assert_eq!(
         l.iter()
@@ -663,14 +635,7 @@ async fn one_users_urls_never_reach_another_users_objects() {
 
     // Alice's upload URL, pointed at bob's key (same length): the signature no longer
     // matches, S3 refuses, bob's object is unchanged.
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 1, "backup_size": 64}),
-        )
-        .await
-        .ok(200);
+    let u = v0.upload_url(&alice, 1, 64).await;
     let alice_key = u["s3_key"].as_str().unwrap();
     let forged = with_key(u["upload_url"].as_str().unwrap(), alice_key, &bob_key);
     assert_eq!(
@@ -708,13 +673,9 @@ async fn one_users_urls_never_reach_another_users_objects() {
     assert_eq!(get(&v0.c, &bare).await.0, StatusCode::FORBIDDEN);
 
     // complete_upload with bob's key: foreign-key, and nothing of bob's shows for alice.
-    v0.post(
-        "complete_upload",
-        &alice,
-        json!({"s3_key": bob_key, "backup_version": 1, "backup_size": 64}),
-    )
-    .await
-    .problem(400, "foreign-key");
+    v0.complete(&alice, &bob_key, 1, 64)
+        .await
+        .problem(400, "foreign-key");
     let (_, _, got) = v0.restore(&alice, None).await;
     assert_eq!(got, blob(1, 64));
     v0.post("download_url", &alice, json!({"backup_version": 2}))
@@ -745,22 +706,9 @@ async fn expired_urls_are_refused_by_s3() {
     // PUT lands within its second; each try is a real refusal or a real success).
     let mut stored = false;
     for _ in 0..20 {
-        let u = v0
-            .post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 1, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
+        let u = v0.upload_url(&alice, 1, 64).await;
         if put(&v0.c, u["upload_url"].as_str().unwrap(), blob(1, 64)).await == StatusCode::OK {
-            v0.post(
-                "complete_upload",
-                &alice,
-                json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
+            v0.complete(&alice, &u["s3_key"], 1, 64).await.ok(200);
             stored = true;
             break;
         }
@@ -770,14 +718,7 @@ async fn expired_urls_are_refused_by_s3() {
         "no upload URL was used within its second in 20 tries"
     );
 
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 2, "backup_size": 64}),
-        )
-        .await
-        .ok(200);
+    let u = v0.upload_url(&alice, 2, 64).await;
     let d = v0
         .post("download_url", &alice, json!({"backup_version": 1}))
         .await
@@ -802,13 +743,9 @@ async fn expired_urls_are_refused_by_s3() {
         "{}",
         String::from_utf8_lossy(&body)
     );
-    v0.post(
-        "complete_upload",
-        &alice,
-        json!({"s3_key": u["s3_key"], "backup_version": 2, "backup_size": 64}),
-    )
-    .await
-    .problem(400, "upload-missing");
+    v0.complete(&alice, &u["s3_key"], 2, 64)
+        .await
+        .problem(400, "upload-missing");
     // A fresh download URL still reads the backup.
     let mut read = false;
     for _ in 0..20 {
@@ -832,18 +769,7 @@ async fn the_sweeper_removes_uploads_never_completed() {
     let v0 = V0::new(&base);
     let alice = token("alice");
     let (kept, _) = v0.backup(&alice, 1, &blob(1, 64)).await;
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 2, "backup_size": 64}),
-        )
-        .await
-        .ok(200);
-    assert_eq!(
-        put(&v0.c, u["upload_url"].as_str().unwrap(), blob(2, 64)).await,
-        StatusCode::OK
-    );
+    let u = v0.staged(&alice, 2, &blob(2, 64)).await;
     let orphan = u["s3_key"].as_str().unwrap().to_owned();
     assert!(exists(&env, &orphan).await);
     // A server of no grace on the same storage: whatever its start-up sweep did, once a
@@ -857,13 +783,9 @@ async fn the_sweeper_removes_uploads_never_completed() {
     let (_, _, got) = v0.restore(&alice, None).await;
     assert_eq!(got, blob(1, 64));
     // Its complete now finds nothing.
-    v0.post(
-        "complete_upload",
-        &alice,
-        json!({"s3_key": orphan, "backup_version": 2, "backup_size": 64}),
-    )
-    .await
-    .problem(400, "upload-missing");
+    v0.complete(&alice, &orphan, 2, 64)
+        .await
+        .problem(400, "upload-missing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -874,29 +796,11 @@ async fn concurrent_completes_of_one_slot_leave_one_row_and_its_object() {
     let alice = token("alice");
     let mut keys = Vec::new();
     for i in 0..6u8 {
-        let u = v0
-            .post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 1, "backup_size": 64 + i}),
-            )
-            .await
-            .ok(200);
-        let data = blob(i, 64 + i as usize);
-        assert_eq!(
-            put(&v0.c, u["upload_url"].as_str().unwrap(), data).await,
-            StatusCode::OK
-        );
+        let u = v0.staged(&alice, 1, &blob(i, 64 + i as usize)).await;
         keys.push((u["s3_key"].as_str().unwrap().to_owned(), 64 + i as usize));
     }
-    let results = futures::future::join_all(keys.iter().map(|(k, n)| {
-        v0.post(
-            "complete_upload",
-            &alice,
-            json!({"s3_key": k, "backup_version": 1, "backup_size": n}),
-        )
-    }))
-    .await;
+    let results =
+        futures::future::join_all(keys.iter().map(|(k, n)| v0.complete(&alice, k, 1, *n))).await;
     for r in &results {
         r.ok(200);
     }
@@ -919,52 +823,38 @@ async fn concurrent_completes_of_one_slot_leave_one_row_and_its_object() {
 // ---------------------------------------------------------------------------------------
 // The broken variants: each misbehaves with its flag, and the reference does not.
 
+/// A server with one broken variant on or off (docs/API.md, "Broken variants"), on a stack
+/// of its own so that the broken run and the reference run share nothing.
+async fn variant(
+    name: &str,
+    broken: bool,
+    flag: fn(&mut backproof_server::UnsafeFlags) -> &mut bool,
+) -> (Env, V0, backproof_server::ServerHandle) {
+    let db = if broken {
+        format!("{name}_bad")
+    } else {
+        name.to_owned()
+    };
+    let env = Env::start(&db).await;
+    let mut cfg = config(&env);
+    *flag(&mut cfg.unsafe_flags) = broken;
+    let (base, h) = env.server(cfg).await;
+    (env, V0::new(&base), h)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_trusts_client_size_records_missing_and_wrong_sized_objects() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_trust_bad" } else { "v0_trust" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.complete_trusts_client_size = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (env, v0, _h) =
+            variant("v0_trust", broken, |f| &mut f.complete_trusts_client_size).await;
         let alice = token("alice");
 
         // Complete without an upload.
-        let u = v0
-            .post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 1, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
-        let r = v0
-            .post(
-                "complete_upload",
-                &alice,
-                json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
-            )
-            .await;
+        let u = v0.upload_url(&alice, 1, 64).await;
+        let r = v0.complete(&alice, &u["s3_key"], 1, 64).await;
         // A size the object does not have.
-        let u2 = v0
-            .post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 2, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
-        assert_eq!(
-            put(&v0.c, u2["upload_url"].as_str().unwrap(), blob(2, 64)).await,
-            StatusCode::OK
-        );
-        let r2 = v0
-            .post(
-                "complete_upload",
-                &alice,
-                json!({"s3_key": u2["s3_key"], "backup_version": 2, "backup_size": 65}),
-            )
-            .await;
+        let u2 = v0.staged(&alice, 2, &blob(2, 64)).await;
+        let r2 = v0.complete(&alice, &u2["s3_key"], 2, 65).await;
         let listed = v0.list(&alice).await;
         if broken {
             r.ok(200);
@@ -988,11 +878,7 @@ async fn complete_trusts_client_size_records_missing_and_wrong_sized_objects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_backup_version_lets_a_third_slot_in() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_slots_bad" } else { "v0_slots" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.any_backup_version = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (_env, v0, _h) = variant("v0_slots", broken, |f| &mut f.any_backup_version).await;
         let alice = token("alice");
         v0.backup(&alice, 1, &blob(1, 64)).await;
         v0.backup(&alice, 2, &blob(2, 64)).await;
@@ -1009,24 +895,12 @@ async fn any_backup_version_lets_a_third_slot_in() {
                 put(&v0.c, u["upload_url"].as_str().unwrap(), blob(3, 64)).await,
                 StatusCode::OK
             );
-            v0.post(
-                "complete_upload",
-                &alice,
-                json!({"s3_key": u["s3_key"], "backup_version": 3, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
+            v0.complete(&alice, &u["s3_key"], 3, 64).await.ok(200);
             let listed = v0.list(&alice).await;
             assert_eq!(listed.len(), 3, "a third slot: {listed:?}");
             let (d, _, got) = v0.restore(&alice, None).await;
             assert_eq!((d["backup_version"].clone(), got), (json!(3), blob(3, 64)));
-            v0.post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 0, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
+            v0.upload_url(&alice, 0, 64).await;
         } else {
             r.problem(400, "invalid-backup-version");
             assert_eq!(v0.list(&alice).await.len(), 2);
@@ -1037,31 +911,10 @@ async fn any_backup_version_lets_a_third_slot_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_any_key_lets_a_user_take_anothers_upload() {
     for broken in [false, true] {
-        let env = Env::start(if broken { "v0_anykey_bad" } else { "v0_anykey" }).await;
-        let mut cfg = config(&env);
-        cfg.unsafe_flags.complete_any_key = broken;
-        let (base, _h) = env.server(cfg).await;
-        let v0 = V0::new(&base);
+        let (_env, v0, _h) = variant("v0_anykey", broken, |f| &mut f.complete_any_key).await;
         let (alice, bob) = (token("alice"), token("bob"));
-        let u = v0
-            .post(
-                "upload_url",
-                &alice,
-                json!({"backup_version": 1, "backup_size": 64}),
-            )
-            .await
-            .ok(200);
-        assert_eq!(
-            put(&v0.c, u["upload_url"].as_str().unwrap(), blob(1, 64)).await,
-            StatusCode::OK
-        );
-        let r = v0
-            .post(
-                "complete_upload",
-                &bob,
-                json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
-            )
-            .await;
+        let u = v0.staged(&alice, 1, &blob(1, 64)).await;
+        let r = v0.complete(&bob, &u["s3_key"], 1, 64).await;
         if broken {
             r.ok(200);
             // Bob's slot now names alice's object.
@@ -1123,31 +976,14 @@ async fn a_sweep_never_deletes_an_object_between_a_completes_head_and_its_commit
     handle.set(h).unwrap();
     let v0 = V0::new(&base);
     let alice = token("alice");
-    let u = v0
-        .post(
-            "upload_url",
-            &alice,
-            json!({"backup_version": 1, "backup_size": 64}),
-        )
-        .await
-        .ok(200);
+    let u = v0.staged(&alice, 1, &blob(1, 64)).await;
     key.set(u["s3_key"].as_str().unwrap().to_owned()).unwrap();
-    assert_eq!(
-        put(&v0.c, u["upload_url"].as_str().unwrap(), blob(1, 64)).await,
-        StatusCode::OK
-    );
     // Old enough for the sweep (its clock counts whole seconds).
     let aged = Utc::now() + chrono::Duration::seconds(3);
     while Utc::now() < aged {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    v0.post(
-        "complete_upload",
-        &alice,
-        json!({"s3_key": u["s3_key"], "backup_version": 1, "backup_size": 64}),
-    )
-    .await
-    .ok(200);
+    v0.complete(&alice, &u["s3_key"], 1, 64).await.ok(200);
     let task = sweep
         .lock()
         .unwrap()

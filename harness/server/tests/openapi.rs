@@ -373,6 +373,16 @@ struct Call<'a> {
     body: Option<Vec<u8>>,
 }
 
+/// A call on `/v1/backup` with `tok`'s token.
+fn v1<'a>(method: &'a str, tok: &'a str) -> Call<'a> {
+    call(method, "/v1/backup").auth(tok)
+}
+
+/// A conditional call on `/v1/backup`: `if_match` is sent as is, valid or not.
+fn v1_if<'a>(method: &'a str, tok: &'a str, if_match: &'a str) -> Call<'a> {
+    v1(method, tok).header("if-match", if_match)
+}
+
 fn call<'a>(method: &'a str, path: &'a str) -> Call<'a> {
     Call {
         method,
@@ -425,6 +435,50 @@ impl Driver {
         };
         self.checker.check(c.method, c.path, &seen);
         seen
+    }
+
+    /// An API v0 call, checked like any other.
+    async fn v0(&mut self, base: &str, path: &str, tok: &str, body: Value) -> Seen {
+        self.send(base, v0(path, tok, body)).await
+    }
+
+    async fn upload_url(&mut self, base: &str, tok: &str, version: i64, size: i64) -> Seen {
+        let body = json!({"backup_version": version, "backup_size": size});
+        self.v0(base, "/v0/backup/upload_url", tok, body).await
+    }
+
+    /// `key` is any JSON value so that a case can send exactly what upload_url answered.
+    async fn complete(
+        &mut self,
+        base: &str,
+        tok: &str,
+        key: impl serde::Serialize,
+        version: i64,
+        size: i64,
+    ) -> Seen {
+        let body = json!({"s3_key": key, "backup_version": version, "backup_size": size});
+        self.v0(base, "/v0/backup/complete_upload", tok, body).await
+    }
+
+    /// A raw `POST /v1/backup` as `tok`; `rest` is the head after Authorization (it ends the
+    /// head itself) and the body bytes the case needs, however malformed.
+    async fn raw_v1(&mut self, base: &str, tok: &str, rest: &str) -> Seen {
+        let request =
+            format!("POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n{rest}");
+        self.raw(base, "POST", "/v1/backup", request.into_bytes())
+            .await
+    }
+
+    /// PUTs `data` to the presigned URL of an upload_url answer; S3 must take it.
+    async fn put_presigned(&self, up: &Value, data: Vec<u8>) {
+        let put = self
+            .client
+            .put(up["upload_url"].as_str().unwrap())
+            .body(data)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 200, "PUT to the presigned URL");
     }
 
     /// Sends raw bytes (for what reqwest will not send: broken chunking, a length with no
@@ -556,25 +610,16 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         let body = |c: Call<'static>| if m == "POST" { c.body(blob(0, 64)) } else { c };
         let s = d.send(b, body(call(m, "/v1/backup"))).await;
         assert_eq!(s.status, 401, "{m} without a token");
-        let s = d.send(b, call(m, "/v1/backup").auth(&bad)).await;
+        let s = d.send(b, v1(m, &bad)).await;
         assert_eq!(s.status, 401, "{m} with a bad token");
     }
 
     // No backup yet.
     for m in ["GET", "HEAD", "DELETE"] {
-        assert_eq!(
-            d.send(b, call(m, "/v1/backup").auth(&alice)).await.status,
-            404
-        );
+        assert_eq!(d.send(b, v1(m, &alice)).await.status, 404);
     }
     let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup")
-                .auth(&bob)
-                .header("if-match", "\"1\"")
-                .body(blob(1, 64)),
-        )
+        .send(b, v1_if("POST", &bob, "\"1\"").body(blob(1, 64)))
         .await;
     assert_eq!(
         (s.status, s.json()["current_version"].clone()),
@@ -582,137 +627,80 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     );
 
     // Create, read, replace.
-    let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup").auth(&alice).body(blob(1, 100)),
-        )
-        .await;
+    let s = d.send(b, v1("POST", &alice).body(blob(1, 100))).await;
     assert_eq!(s.status, 201);
-    let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup").auth(&alice).body(blob(2, 100)),
-        )
-        .await;
+    let s = d.send(b, v1("POST", &alice).body(blob(2, 100))).await;
     assert_eq!(
         (s.status, s.json()["current_version"].clone()),
         (409, json!(1))
     );
     for m in ["GET", "HEAD"] {
-        assert_eq!(
-            d.send(b, call(m, "/v1/backup").auth(&alice)).await.status,
-            200
-        );
+        assert_eq!(d.send(b, v1(m, &alice)).await.status, 200);
         let s = d
-            .send(
-                b,
-                call(m, "/v1/backup")
-                    .auth(&alice)
-                    .header("if-none-match", "\"1\""),
-            )
+            .send(b, v1(m, &alice).header("if-none-match", "\"1\""))
             .await;
         assert_eq!(s.status, 304);
         let s = d
-            .send(
-                b,
-                call(m, "/v1/backup")
-                    .auth(&alice)
-                    .header("if-none-match", "abc"),
-            )
+            .send(b, v1(m, &alice).header("if-none-match", "abc"))
             .await;
         assert_eq!(s.status, 400);
     }
     let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "\"1\"")
-                .body(blob(3, 200)),
-        )
+        .send(b, v1_if("POST", &alice, "\"1\"").body(blob(3, 200)))
         .await;
     assert_eq!(s.status, 200);
 
     // Refused writes.
     let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "abc")
-                .body(blob(4, 64)),
-        )
+        .send(b, v1_if("POST", &alice, "abc").body(blob(4, 64)))
         .await;
     assert_eq!(
         s.json()["type"],
         ProblemKind::InvalidPrecondition.type_uri()
     );
     let s = d
-        .send(
-            b,
-            call("POST", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "\"2\"")
-                .body(blob(4, 10)),
-        )
+        .send(b, v1_if("POST", &alice, "\"2\"").body(blob(4, 10)))
         .await;
     assert_eq!(s.json()["type"], ProblemKind::BodyTooSmall.type_uri());
     let s = d
-        .raw(
+        .raw_v1(
             b,
-            "POST",
-            "/v1/backup",
-            format!(
-                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
-                 If-Match: \"2\"\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n"
-            )
-            .into_bytes(),
+            &alice,
+            "If-Match: \"2\"\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
         )
         .await;
     assert_eq!(s.status, 413);
     let s = d
-        .raw(
+        .raw_v1(
             b,
-            "POST",
-            "/v1/backup",
-            format!(
-                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
-                 If-Match: \"2\"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
-                 zz\r\nnot a chunk\r\n"
-            )
-            .into_bytes(),
+            &alice,
+            "If-Match: \"2\"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+                 zz\r\nnot a chunk\r\n",
         )
         .await;
     assert_eq!(s.json()["type"], ProblemKind::InvalidBody.type_uri());
     let s = d
-        .raw(
+        .raw_v1(
             &broken_base,
-            "POST",
-            "/v1/backup",
-            format!(
-                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n\
-                 If-Match: \"2\"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+            &alice,
+            &format!(
+                "If-Match: \"2\"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                  40\r\n{}\r\n0\r\n\r\n",
                 "b".repeat(64)
-            )
-            .into_bytes(),
+            ),
         )
         .await;
     assert_eq!(s.status, 500, "no spool directory");
 
     // A body that stops half-way: 408 once the idle timeout passes.
     let s = d
-        .raw(
+        .raw_v1(
             &impatient_base,
-            "POST",
-            "/v1/backup",
-            format!(
-                "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bob}\r\n\
-                 Content-Length: 100\r\nConnection: close\r\n\r\n{}",
+            &bob,
+            &format!(
+                "Content-Length: 100\r\nConnection: close\r\n\r\n{}",
                 "h".repeat(50)
-            )
-            .into_bytes(),
+            ),
         )
         .await;
     assert_eq!(s.status, 408);
@@ -745,16 +733,13 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     );
     for (who, want) in [(&carol, 429), (&token("dave"), 503)] {
         let s = d
-            .raw(
+            .raw_v1(
                 &narrow_base,
-                "POST",
-                "/v1/backup",
-                format!(
-                    "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {who}\r\n\
-                     Content-Length: 64\r\nConnection: close\r\n\r\n{}",
+                who,
+                &format!(
+                    "Content-Length: 64\r\nConnection: close\r\n\r\n{}",
                     "c".repeat(64)
-                )
-                .into_bytes(),
+                ),
             )
             .await;
         assert_eq!(s.status, want);
@@ -763,41 +748,18 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     drop(held);
 
     // Deletes.
-    let s = d
-        .send(
-            b,
-            call("DELETE", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "abc"),
-        )
-        .await;
+    let s = d.send(b, v1_if("DELETE", &alice, "abc")).await;
     assert_eq!(s.status, 400);
-    let s = d
-        .send(
-            b,
-            call("DELETE", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "\"9\""),
-        )
-        .await;
+    let s = d.send(b, v1_if("DELETE", &alice, "\"9\"")).await;
     assert_eq!(
         (s.status, s.json()["current_version"].clone()),
         (409, json!(2))
     );
-    let s = d
-        .send(
-            b,
-            call("DELETE", "/v1/backup")
-                .auth(&alice)
-                .header("if-match", "\"2\""),
-        )
-        .await;
+    let s = d.send(b, v1_if("DELETE", &alice, "\"2\"")).await;
     assert_eq!(s.status, 204);
 
     // A row whose object vanished behind the server's back: 500, not a guess.
-    let s = d
-        .send(b, call("POST", "/v1/backup").auth(&bob).body(blob(5, 64)))
-        .await;
+    let s = d.send(b, v1("POST", &bob).body(blob(5, 64))).await;
     assert_eq!(s.status, 201);
     let rows = env.rows().await;
     let key = &rows.iter().find(|r| r.0 == "bob").expect("bob's row").2;
@@ -811,13 +773,8 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        d.send(b, call("GET", "/v1/backup").auth(&bob)).await.status,
-        500
-    );
-    let s = d
-        .send(b, call("POST", "/v1/backup").auth(&alice).body(blob(6, 64)))
-        .await;
+    assert_eq!(d.send(b, v1("GET", &bob)).await.status, 500);
+    let s = d.send(b, v1("POST", &alice).body(blob(6, 64))).await;
     assert_eq!(s.status, 201, "alice again, for the outages");
 
     // API v0: every status and problem type of the six calls (docs/API-v0.md).
@@ -835,7 +792,7 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     for path in V0_PATHS {
         let s = d.send(b, call("POST", path).body(b"{}".to_vec())).await;
         assert_eq!(s.status, 401, "{path} without a token");
-        assert_eq!(d.send(b, v0(path, bad, json!({}))).await.status, 401);
+        assert_eq!(d.v0(b, path, bad, json!({})).await.status, 401);
         let s = d
             .send(b, call("POST", path).auth(carol).body(b"{}".to_vec()))
             .await;
@@ -843,10 +800,10 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
             s.json()["type"],
             ProblemKind::UnsupportedMediaType.type_uri()
         );
-        let s = d.send(b, v0(path, carol, json!([]))).await;
+        let s = d.v0(b, path, carol, json!([])).await;
         assert_eq!(s.json()["type"], ProblemKind::InvalidRequest.type_uri());
         let s = d
-            .send(b, v0(path, carol, json!({"pad": "x".repeat(20_000)})))
+            .v0(b, path, carol, json!({"pad": "x".repeat(20_000)}))
             .await;
         assert_eq!(s.json()["type"], ProblemKind::TooLarge.type_uri());
     }
@@ -864,7 +821,7 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         if !path.ends_with("_upload") && !path.ends_with("upload_url") {
             body.remove("backup_size");
         }
-        let s = d.send(b, v0(path, carol, Value::Object(body))).await;
+        let s = d.v0(b, path, carol, Value::Object(body)).await;
         assert_eq!(
             s.json()["type"],
             ProblemKind::InvalidBackupVersion.type_uri(),
@@ -872,167 +829,56 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
         );
     }
     for path in ["/v0/backup/download_url", "/v0/backup/delete"] {
-        let s = d
-            .send(b, v0(path, carol, json!({"backup_version": 1})))
-            .await;
+        let s = d.v0(b, path, carol, json!({"backup_version": 1})).await;
         assert_eq!(s.json()["type"], ProblemKind::NoBackup.type_uri(), "{path}");
     }
     for path in ["/v0/backup/list", "/v0/backup/settings"] {
-        assert_eq!(d.send(b, v0(path, carol, json!({}))).await.status, 200);
+        assert_eq!(d.v0(b, path, carol, json!({})).await.status, 200);
     }
     let s = d
-        .send(
+        .v0(
             b,
-            v0(
-                "/v0/backup/settings",
-                carol,
-                json!({"backup_enabled": true}),
-            ),
+            "/v0/backup/settings",
+            carol,
+            json!({"backup_enabled": true}),
         )
         .await;
     assert_eq!(s.json()["backup_enabled"], true);
     for size in [0, 1001] {
-        let s = d
-            .send(
-                b,
-                v0(
-                    "/v0/backup/upload_url",
-                    carol,
-                    json!({"backup_version": 1, "backup_size": size}),
-                ),
-            )
-            .await;
+        let s = d.upload_url(b, carol, 1, size).await;
         assert_ne!(s.status, 200, "{size}");
     }
-    let complete =
-        |key: &Value, size: u64| json!({"s3_key": key, "backup_version": 1, "backup_size": size});
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                json!({"s3_key": "v0/bob/1/x", "backup_version": 1, "backup_size": 0}),
-            ),
-        )
-        .await;
+    let s = d.complete(b, carol, "v0/bob/1/x", 1, 0).await;
     assert_eq!(s.json()["type"], ProblemKind::InvalidBackupSize.type_uri());
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                json!({"s3_key": "v0/bob/1/x", "backup_version": 1, "backup_size": 64}),
-            ),
-        )
-        .await;
+    let s = d.complete(b, carol, "v0/bob/1/x", 1, 64).await;
     assert_eq!(s.json()["type"], ProblemKind::ForeignKey.type_uri());
-    let up = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/upload_url",
-                carol,
-                json!({"backup_version": 1, "backup_size": 64}),
-            ),
-        )
-        .await
-        .json();
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                complete(&up["s3_key"], 64),
-            ),
-        )
-        .await;
+    let up = d.upload_url(b, carol, 1, 64).await.json();
+    let s = d.complete(b, carol, &up["s3_key"], 1, 64).await;
     assert_eq!(s.json()["type"], ProblemKind::UploadMissing.type_uri());
-    let put = d
-        .client
-        .put(up["upload_url"].as_str().unwrap())
-        .body(blob(8, 64))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200, "PUT to the presigned URL");
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                complete(&up["s3_key"], 65),
-            ),
-        )
-        .await;
+    d.put_presigned(&up, blob(8, 64)).await;
+    let s = d.complete(b, carol, &up["s3_key"], 1, 65).await;
     assert_eq!(s.json()["type"], ProblemKind::SizeMismatch.type_uri());
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                complete(&up["s3_key"], 64),
-            ),
-        )
-        .await;
+    let s = d.complete(b, carol, &up["s3_key"], 1, 64).await;
     assert_eq!(s.status, 200);
-    let s = d
-        .send(b, v0("/v0/backup/download_url", carol, json!({})))
-        .await;
+    let s = d.v0(b, "/v0/backup/download_url", carol, json!({})).await;
     assert_eq!(s.status, 200);
-    let s = d.send(b, v0("/v0/backup/list", carol, json!({}))).await;
+    let s = d.v0(b, "/v0/backup/list", carol, json!({})).await;
     assert_eq!(s.json().as_array().map(Vec::len), Some(1));
     let s = d
-        .send(
-            b,
-            v0("/v0/backup/delete", carol, json!({"backup_version": 1})),
-        )
+        .v0(b, "/v0/backup/delete", carol, json!({"backup_version": 1}))
         .await;
     assert_eq!(s.status, 204);
     // A second upload, for the outages below.
-    let up = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/upload_url",
-                carol,
-                json!({"backup_version": 2, "backup_size": 64}),
-            ),
-        )
-        .await
-        .json();
-    let put = d
-        .client
-        .put(up["upload_url"].as_str().unwrap())
-        .body(blob(9, 64))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200, "PUT to the presigned URL");
+    let up = d.upload_url(b, carol, 2, 64).await.json();
+    d.put_presigned(&up, blob(9, 64)).await;
 
     // S3 down: everything that touches S3 is 503 (HEAD reads Postgres only).
     env.stack.s3.stop().await.unwrap();
-    let s = d
-        .send(
-            b,
-            v0(
-                "/v0/backup/complete_upload",
-                carol,
-                json!({"s3_key": up["s3_key"], "backup_version": 2, "backup_size": 64}),
-            ),
-        )
-        .await;
+    let s = d.complete(b, carol, &up["s3_key"], 2, 64).await;
     assert_eq!(s.status, 503, "complete_upload with S3 down");
     for c in [
-        call("GET", "/v1/backup").auth(&alice),
-        call("POST", "/v1/backup")
-            .auth(&alice)
-            .header("if-match", "\"1\"")
-            .body(blob(7, 64)),
+        v1("GET", &alice),
+        v1_if("POST", &alice, "\"1\"").body(blob(7, 64)),
         call("GET", "/readyz"),
         call("HEAD", "/readyz"),
     ] {
@@ -1045,7 +891,7 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     env.stack.postgres.stop().await.unwrap();
     for m in ["HEAD", "DELETE"] {
         assert_eq!(
-            d.send(b, call(m, "/v1/backup").auth(&alice)).await.status,
+            d.send(b, v1(m, &alice)).await.status,
             503,
             "{m} with Postgres down"
         );
@@ -1062,7 +908,7 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
             json!({})
         };
         assert_eq!(
-            d.send(b, v0(path, carol, body)).await.status,
+            d.v0(b, path, carol, body).await.status,
             503,
             "{path} with Postgres down"
         );

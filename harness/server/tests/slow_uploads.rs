@@ -12,11 +12,34 @@ use std::time::Duration;
 use common::{Env, addr, blob, parse_response, sha256_hex, token};
 use serde_json::Value;
 
-fn post_head(tok: &str, if_match: &str, len: usize) -> String {
+/// The head of a POST /v1/backup of `len` bytes, with If-Match when given.
+fn post_head(tok: &str, if_match: Option<&str>, len: usize) -> String {
+    let if_match = if_match.map_or(String::new(), |v| format!("If-Match: {v}\r\n"));
     format!(
         "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n\
-         If-Match: {if_match}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+         {if_match}Content-Length: {len}\r\nConnection: close\r\n\r\n"
     )
+}
+
+/// Sends `head`, lets `body` write the body at its own pace, and waits for the whole answer
+/// as a phone app would: (status, JSON body). Blocking I/O on a blocking thread, so that the
+/// pace is the one `body` sets and nothing buffers it.
+async fn post_paced(
+    addr: String,
+    head: String,
+    body: impl FnOnce(&mut TcpStream) + Send + 'static,
+) -> (u16, Value) {
+    let (status, _, resp) = tokio::task::spawn_blocking(move || {
+        let mut s = connect(&addr);
+        s.write_all(head.as_bytes()).unwrap();
+        body(&mut s);
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).expect("the answer arrives");
+        parse_response(&resp)
+    })
+    .await
+    .unwrap();
+    (status, serde_json::from_slice(&resp).unwrap_or(Value::Null))
 }
 
 fn connect(addr: &str) -> TcpStream {
@@ -50,19 +73,11 @@ async fn a_paused_body_gets_408_and_changes_nothing() {
 
     // Half the body, then silence: the client keeps the connection open and waits for the
     // answer, as a phone that lost its radio does.
-    let a = addr(&base);
-    let head = post_head(&t, "\"1\"", 1000);
-    let (status, _, body) = tokio::task::spawn_blocking(move || {
-        let mut s = connect(&a);
-        s.write_all(head.as_bytes()).unwrap();
+    let head = post_head(&t, Some("\"1\""), 1000);
+    let (status, j) = post_paced(addr(&base), head, |s| {
         s.write_all(&blob(2, 500)).unwrap();
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).expect("the answer arrives");
-        parse_response(&resp)
     })
-    .await
-    .unwrap();
-    let j: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    .await;
     assert_eq!(status, 408, "{j}");
     assert_eq!(j["type"], "urn:backproof:problem:body-timeout", "{j}");
 
@@ -95,27 +110,15 @@ async fn a_trickling_body_is_stored() {
     let t = token("tom");
     // 40 bytes, one every 200 ms: 8 s, longer than the SDK's stall window ever allowed.
     let data = blob(3, 40);
-    let a = addr(&base);
-    let head = format!(
-        "POST /v1/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        data.len()
-    );
+    let head = post_head(&t, None, data.len());
     let sent = data.clone();
-    let (status, _, body) = tokio::task::spawn_blocking(move || {
-        let mut s = connect(&a);
-        s.write_all(head.as_bytes()).unwrap();
+    let (status, j) = post_paced(addr(&base), head, move |s| {
         for b in &sent {
             std::thread::sleep(Duration::from_millis(200));
             s.write_all(std::slice::from_ref(b)).unwrap();
         }
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).expect("the answer arrives");
-        parse_response(&resp)
     })
-    .await
-    .unwrap();
-    let j: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    .await;
     assert_eq!(status, 201, "{j}");
     assert_eq!(j["sha256"], sha256_hex(&data));
     assert_eq!(env.rows().await[0].3, sha256_hex(&data));

@@ -12,7 +12,7 @@ mod store;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
@@ -250,6 +250,32 @@ fn no_backup(version: Option<i64>) -> Problem {
     Problem::new(ProblemKind::NoBackup, detail)
 }
 
+/// What a slot lookup (`version`, or the latest with None) comes to: the slot, 503 when
+/// Postgres fails, 404 no-backup when the slot is empty. download_url and delete answer an
+/// empty slot alike (docs/API-v0.md).
+fn found<T>(r: Result<Option<T>, StorageError>, version: Option<i64>) -> Result<T, Problem> {
+    r.map_err(unavailable)?.ok_or_else(|| no_backup(version))
+}
+
+/// The answer of upload_url and download_url once `presign` has signed the URL: the URL
+/// under `url_field`, then `fields`, then `expires_at` (docs/API-v0.md), in the order the
+/// document lists them.
+async fn url_answer<E: std::error::Error>(
+    presign: impl Future<Output = Result<PresignedRequest, E>>,
+    expires_at: DateTime<Utc>,
+    url_field: &str,
+    fields: &[(&str, Value)],
+) -> Result<Response, Problem> {
+    let presigned = presign.await.map_err(presign_failed)?;
+    let mut body = serde_json::Map::new();
+    body.insert(url_field.to_owned(), presigned.uri().into());
+    for (k, v) in fields {
+        body.insert((*k).to_owned(), v.clone());
+    }
+    body.insert("expires_at".to_owned(), rfc3339(expires_at).into());
+    Ok(Json(Value::Object(body)).into_response())
+}
+
 /// Deletes an object a row no longer names; on failure the sweeper will.
 async fn delete_unnamed(st: &Shared, key: &str) {
     if st.config.unsafe_flags.never_delete_objects {
@@ -274,21 +300,14 @@ pub async fn upload_url(
     let (config, expires_at) = presigning(st.config.v0_upload_url_expiry)?;
     // Content-Length is signed (it is a header of the presigned request), so S3 refuses a
     // PUT of another length with 403 before storing anything.
-    let presigned = st
+    let presign = st
         .s3
         .put_object()
         .bucket(&st.config.s3_bucket)
         .key(&key)
         .content_length(size)
-        .presigned(config)
-        .await
-        .map_err(presign_failed)?;
-    Ok(Json(json!({
-        "upload_url": presigned.uri(),
-        "s3_key": key,
-        "expires_at": rfc3339(expires_at),
-    }))
-    .into_response())
+        .presigned(config);
+    url_answer(presign, expires_at, "upload_url", &[("s3_key", key.into())]).await
 }
 
 pub async fn complete_upload(
@@ -385,26 +404,19 @@ pub async fn download_url(
         .backup_version
         .map(|v| check_version(&st, v))
         .transpose()?;
-    let slot = store::find(&st.db, &user, version)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| no_backup(version))?;
+    let slot = found(store::find(&st.db, &user, version).await, version)?;
     let (config, expires_at) = presigning(st.config.v0_download_url_expiry)?;
-    let presigned = st
+    let presign = st
         .s3
         .get_object()
         .bucket(&st.config.s3_bucket)
         .key(&slot.s3_key)
-        .presigned(config)
-        .await
-        .map_err(presign_failed)?;
-    Ok(Json(json!({
-        "download_url": presigned.uri(),
-        "backup_version": slot.backup_version,
-        "backup_size": slot.backup_size,
-        "expires_at": rfc3339(expires_at),
-    }))
-    .into_response())
+        .presigned(config);
+    let fields = [
+        ("backup_version", slot.backup_version.into()),
+        ("backup_size", slot.backup_size.into()),
+    ];
+    url_answer(presign, expires_at, "download_url", &fields).await
 }
 
 pub async fn delete(
@@ -413,10 +425,7 @@ pub async fn delete(
     JsonBody(req): JsonBody<DeleteReq>,
 ) -> Result<Response, Problem> {
     let version = check_version(&st, req.backup_version)?;
-    let key = store::delete(&st.db, &user, version)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| no_backup(Some(version)))?;
+    let key = found(store::delete(&st.db, &user, version).await, Some(version))?;
     delete_unnamed(&st, &key).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
