@@ -11,6 +11,10 @@ use std::time::Duration;
 
 /// Default body limit: 2 MiB (docs/API.md).
 pub const DEFAULT_MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024;
+/// Default bound of an API v0 `backup_size`: the noah-v0 profile's largest body, 64 MiB
+/// (docs/profiles/noah-v0.md). v0 objects go to S3 through presigned URLs, never through
+/// the server, so this bound is not the server's memory.
+pub const DEFAULT_V0_MAX_BACKUP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How long an API v0 upload URL is valid by default: the original design's 15 minutes
 /// (docs/API-v0.md).
@@ -49,6 +53,8 @@ pub struct Config {
     pub max_uploads: usize,
     /// Uploads in progress at once for one user (429 `too-many-uploads` above).
     pub max_uploads_per_user: usize,
+    /// Largest API v0 `backup_size` (413 `too-large` above).
+    pub v0_max_backup_bytes: u64,
     /// How long a presigned API v0 upload URL (PUT) is valid.
     pub v0_upload_url_expiry: Duration,
     /// How long a presigned API v0 download URL (GET) is valid.
@@ -132,6 +138,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(30),
             max_uploads: 256,
             max_uploads_per_user: 32,
+            v0_max_backup_bytes: DEFAULT_V0_MAX_BACKUP_BYTES,
             v0_upload_url_expiry: DEFAULT_V0_UPLOAD_URL_EXPIRY,
             v0_download_url_expiry: DEFAULT_V0_DOWNLOAD_URL_EXPIRY,
             failpoints: None,
@@ -162,6 +169,7 @@ impl std::fmt::Debug for Config {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_uploads", &self.max_uploads)
             .field("max_uploads_per_user", &self.max_uploads_per_user)
+            .field("v0_max_backup_bytes", &self.v0_max_backup_bytes)
             .field("v0_upload_url_expiry", &self.v0_upload_url_expiry)
             .field("v0_download_url_expiry", &self.v0_download_url_expiry)
             .field("failpoints", &self.failpoints)
@@ -254,6 +262,10 @@ pub struct ServerArgs {
     /// Postgres connections in the pool.
     #[arg(long, env = "BACKPROOF_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// Largest API v0 `backup_size` in bytes (413 above); the default is the noah-v0
+    /// profile's largest body.
+    #[arg(long, env = "BACKPROOF_V0_MAX_BACKUP_BYTES", default_value_t = DEFAULT_V0_MAX_BACKUP_BYTES)]
+    pub v0_max_backup_bytes: u64,
     /// How long an API v0 upload URL (presigned PUT) is valid (at most 7 days).
     #[arg(long, env = "BACKPROOF_V0_UPLOAD_URL_EXPIRY", default_value = "15m", value_parser = parse_duration)]
     pub v0_upload_url_expiry: Duration,
@@ -315,6 +327,7 @@ impl ServerArgs {
             header_read_timeout: self.header_read_timeout,
             max_uploads: self.max_uploads,
             max_uploads_per_user: self.max_uploads_per_user,
+            v0_max_backup_bytes: self.v0_max_backup_bytes,
             v0_upload_url_expiry: self.v0_upload_url_expiry,
             v0_download_url_expiry: self.v0_download_url_expiry,
             failpoints: self.failpoints.filter(|s| !s.trim().is_empty()),
@@ -368,8 +381,11 @@ mod tests {
         let d = parse(&[]);
         assert_eq!(d.v0_upload_url_expiry, DEFAULT_V0_UPLOAD_URL_EXPIRY);
         assert_eq!(d.v0_download_url_expiry, DEFAULT_V0_DOWNLOAD_URL_EXPIRY);
+        assert_eq!(d.v0_max_backup_bytes, 67_108_864);
         assert_eq!(d.unsafe_flags, UnsafeFlags::default());
         let c = parse(&[
+            "--v0-max-backup-bytes",
+            "5000",
             "--v0-upload-url-expiry",
             "90s",
             "--v0-download-url-expiry",
@@ -380,6 +396,7 @@ mod tests {
         ]);
         assert_eq!(c.v0_upload_url_expiry, Duration::from_secs(90));
         assert_eq!(c.v0_download_url_expiry, Duration::from_secs(120));
+        assert_eq!(c.v0_max_backup_bytes, 5000);
         assert!(c.unsafe_flags.complete_trusts_client_size);
         assert!(c.unsafe_flags.any_backup_version);
         assert!(c.unsafe_flags.complete_any_key);

@@ -40,8 +40,8 @@ mod write;
 pub use api::{MIN_BLOB_BYTES, ROUTES};
 pub use auth::{mint_token, user_from_header, valid_user, verify_token};
 pub use config::{
-    Config, DEFAULT_MAX_BLOB_BYTES, DEFAULT_V0_DOWNLOAD_URL_EXPIRY, DEFAULT_V0_UPLOAD_URL_EXPIRY,
-    Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration, redact_url,
+    Config, DEFAULT_MAX_BLOB_BYTES, DEFAULT_V0_DOWNLOAD_URL_EXPIRY, DEFAULT_V0_MAX_BACKUP_BYTES,
+    DEFAULT_V0_UPLOAD_URL_EXPIRY, Hook, Hooks, ServerArgs, UnsafeFlags, parse_duration, redact_url,
 };
 pub use conn::{LINGER_MAX_BYTES, LINGER_TIME};
 pub use extract::Precondition;

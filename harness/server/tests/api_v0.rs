@@ -368,7 +368,7 @@ const OPS: [&str; 6] = [
 async fn every_request_rule() {
     let env = Env::start("v0_rules").await;
     let mut cfg = config(&env);
-    cfg.max_blob_bytes = 1000;
+    cfg.v0_max_backup_bytes = 1000;
     let (base, _h) = env.server(cfg).await;
     let v0 = V0::new(&base);
     let alice = token("alice");
@@ -612,6 +612,17 @@ async fn complete_upload_checks_the_object_and_the_key() {
     // Bob's slot is his, untouched.
     let (d, _, got) = v0.restore(&bob, None).await;
     assert_eq!((d["backup_version"].clone(), got), (json!(1), blob(2, 64)));
+
+    // By default a backup may be as large as the noah-v0 profile's largest body, 64 MiB,
+    // far past the v1 body limit (v0 objects never pass through the server).
+    v0.upload_url(&alice, 1, 64 << 20).await;
+    v0.post(
+        "upload_url",
+        &alice,
+        json!({"backup_version": 1, "backup_size": (64 << 20) + 1}),
+    )
+    .await
+    .problem(413, "too-large");
 }
 
 fn uuid_nil() -> String {

@@ -545,6 +545,7 @@ async fn every_answer_is_documented_and_every_documented_answer_happens() {
     let env = Env::start("openapi").await;
     let mut cfg = env.config();
     cfg.max_blob_bytes = 1000;
+    cfg.v0_max_backup_bytes = 1000;
     // An hour of orphan grace: an API v0 object PUT through a presigned URL is not in the
     // server's in-flight set, and a start-up sweep with no grace could take it for an orphan.
     cfg.orphan_grace = Duration::from_secs(3600);

@@ -170,7 +170,7 @@ fn check_version(st: &Shared, v: i64) -> Result<i64, Problem> {
 
 /// `backup_size` must be 1 to the server's limit.
 fn check_size(st: &Shared, n: i64) -> Result<i64, Problem> {
-    let max = st.config.max_blob_bytes;
+    let max = st.config.v0_max_backup_bytes;
     if n < 1 {
         return Err(Problem::new(
             ProblemKind::InvalidBackupSize,
