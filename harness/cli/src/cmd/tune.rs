@@ -197,16 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Err(TuneError::Config(msg)) => anyhow::bail!("{msg}"),
         Err(err) => (TuneReport::failure(&info, err), exit::HARNESS),
     };
-    match &args.json {
-        Some(path) if path.as_os_str() == "-" => println!("{}", report.to_json()),
-        Some(path) => {
-            std::fs::write(path, report.to_json() + "\n")
-                .with_context(|| format!("writing {}", path.display()))?;
-            print!("{}", report.render_text());
-            println!("  wrote {}", path.display());
-        }
-        None => print!("{}", report.render_text()),
-    }
+    emit(&args, &report.to_json(), &report.render_text())?;
     if let Err(err) = &outcome {
         eprintln!("backproof tune: {err}");
     }
@@ -268,16 +259,7 @@ fn run_guess_rates(args: &Args) -> anyhow::Result<u8> {
         speed.advisory,
         speed.describe()
     );
-    match &args.json {
-        Some(path) if path.as_os_str() == "-" => println!("{json}"),
-        Some(path) => {
-            std::fs::write(path, format!("{json}\n"))
-                .with_context(|| format!("writing {}", path.display()))?;
-            print!("{text}");
-            println!("  wrote {}", path.display());
-        }
-        None => print!("{text}"),
-    }
+    emit(args, &json.to_string(), &text)?;
     Ok(exit::OK)
 }
 
@@ -314,16 +296,7 @@ fn run_iterations(args: &Args, kdf: TunableKdf) -> anyhow::Result<u8> {
         // The reason goes to stderr below, once.
         Err(_) => String::new(),
     };
-    match &args.json {
-        Some(path) if path.as_os_str() == "-" => println!("{json}"),
-        Some(path) => {
-            std::fs::write(path, format!("{json}\n"))
-                .with_context(|| format!("writing {}", path.display()))?;
-            print!("{text}");
-            println!("  wrote {}", path.display());
-        }
-        None => print!("{text}"),
-    }
+    emit(args, &json.to_string(), &text)?;
     match outcome {
         Ok(_) => Ok(exit::OK),
         Err(e) => {
@@ -371,6 +344,22 @@ fn iterations_json(
         "samples_ms": samples,
         "error": error,
     })
+}
+
+/// The outcome as `--json` asks: JSON alone on stdout for `-`, else the text, and with a
+/// path the JSON written there too.
+fn emit(args: &Args, json: &str, text: &str) -> anyhow::Result<()> {
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{json}"),
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            print!("{text}");
+            println!("  wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
