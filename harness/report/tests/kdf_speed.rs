@@ -3,7 +3,7 @@
 //! snapshot; through JSON, the schema and a merge of shards intact.
 
 use backproof_report::{
-    Advisory, GuessRate, KdfSpeed, Outcome, Report, Shard, merge, render_html, render_junit,
+    Advisory, GuessRate, KdfSpeed, Outcome, Report, merge, render_html, render_junit,
     render_markdown,
 };
 use common::{case, suite, target, timings};
@@ -89,14 +89,7 @@ fn it_survives_json_and_a_snapshot_loads_without_it() {
 
 #[test]
 fn the_schema_takes_it_and_refuses_a_broken_one() {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
+    let v = jsonschema::validator_for(&common::report_schema()).unwrap();
     let json: Value = serde_json::from_str(&measured().to_json()).unwrap();
     assert!(v.is_valid(&json), "{json}");
     let broken: [(&str, Mutation); 4] = [
@@ -171,23 +164,7 @@ fn a_merge_keeps_the_lowest_shards_measurement_whole() {
     let whole = noah();
     let mut shards = Vec::new();
     for k in 1..=3 {
-        let shard = Shard::new(k, 3).unwrap();
-        let mine = shard.select(whole.cases.iter().map(|c| c.id.as_str()));
-        let cases: Vec<_> = whole
-            .cases
-            .iter()
-            .filter(|c| mine.contains(&c.id.as_str()))
-            .cloned()
-            .collect();
-        let mut r = Report::from_cases(
-            suite(),
-            target("ref"),
-            "local",
-            cases,
-            vec![],
-            Default::default(),
-        );
-        r.shard = Some(shard);
+        let mut r = common::shard_of(&whole, k, 3);
         r.advisories = whole.advisories.clone();
         // Shard 1 failed to measure; 2 and 3 measured different figures.
         if k > 1 {

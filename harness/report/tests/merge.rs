@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use backproof_report::{MergeError, Report, Shard, merge};
+use backproof_report::{MergeError, Report, merge};
+
+mod common;
 
 fn reference() -> Report {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/reference.snap.json");
@@ -14,22 +16,7 @@ fn reference() -> Report {
 /// The report `backproof run --shard k/n` would write for the reference run: its share of
 /// the cases, its own timings.
 fn shard_of(whole: &Report, k: u32, n: u32) -> Report {
-    let shard = Shard::new(k, n).unwrap();
-    let mine = shard.select(whole.cases.iter().map(|c| c.id.as_str()));
-    let mut r = Report::from_cases(
-        whole.suite.clone(),
-        whole.target.clone(),
-        whole.stack.clone(),
-        whole
-            .cases
-            .iter()
-            .filter(|c| mine.contains(&c.id.as_str()))
-            .cloned()
-            .collect(),
-        whole.deviations.clone(),
-        Default::default(),
-    );
-    r.shard = Some(shard);
+    let mut r = common::shard_of(whole, k, n);
     r.timings.started_at = format!("2026-01-31T12:00:0{k}Z");
     r.timings.wall_ms = 1000 * u64::from(k);
     r.timings.cases = r

@@ -4,7 +4,7 @@
 //! and a merge of shards joins their `shown_by` lists.
 
 use backproof_report::{
-    Advisory, Outcome, Report, Shard, merge, render_html, render_junit, render_markdown,
+    Advisory, Outcome, Report, merge, render_html, render_junit, render_markdown,
 };
 use common::{case, suite, target, timings};
 use serde_json::Value;
@@ -113,14 +113,7 @@ fn advisories_have_their_own_section_in_every_format_and_count_nowhere() {
 
 #[test]
 fn advisories_validate_and_round_trip() {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
+    let v = jsonschema::validator_for(&common::report_schema()).unwrap();
     let r = mixed();
     let json: Value = serde_json::from_str(&r.to_json()).unwrap();
     assert!(v.is_valid(&json), "{json}");
@@ -143,23 +136,8 @@ fn merging_shards_joins_their_advisories() {
     let whole = mixed();
     let mut shards = Vec::new();
     for k in 1..=2 {
-        let shard = Shard::new(k, 2).unwrap();
-        let mine = shard.select(whole.cases.iter().map(|c| c.id.as_str()));
-        let cases: Vec<_> = whole
-            .cases
-            .iter()
-            .filter(|c| mine.contains(&c.id.as_str()))
-            .cloned()
-            .collect();
-        let mut r = Report::from_cases(
-            suite(),
-            target("ref"),
-            "local",
-            cases,
-            vec![],
-            Default::default(),
-        );
-        r.shard = Some(shard);
+        let mut r = common::shard_of(&whole, k, 2);
+        let mine: Vec<&str> = r.cases.iter().map(|c| c.id.as_str()).collect();
         // Each shard names only the cases it ran.
         r.advisories = whole
             .advisories

@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use backproof_report::{Report, apply_deviations};
 use common::*;
 use serde_json::{Value, json};
 
 fn schema() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/schema.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    common::report_schema()
 }
 
 type Mutation = Box<dyn Fn(&mut Value)>;

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use backproof_report::{CaseResult, Deviation, Outcome, Report, SuiteInfo, TargetInfo, Timings};
+use backproof_report::{
+    CaseResult, Deviation, Outcome, Report, Shard, SuiteInfo, TargetInfo, Timings,
+};
 
 pub const FAILING_ID: &str = "conflict/lost-update";
 pub const FAILING_EXPECTED: &str = "second writer gets 409 conflict";
@@ -276,3 +278,31 @@ pub fn large_report(name: &str, faulty: bool) -> Report {
 }
 
 pub const FAILING_ID_LARGE: &str = "conflict/case-05";
+
+/// The report `backproof run --shard k/n` would start from: `whole`'s share of the cases,
+/// with its suite, target, stack and deviations, and fresh timings.
+pub fn shard_of(whole: &Report, k: u32, n: u32) -> Report {
+    let shard = Shard::new(k, n).unwrap();
+    let mine = shard.select(whole.cases.iter().map(|c| c.id.as_str()));
+    let mut r = Report::from_cases(
+        whole.suite.clone(),
+        whole.target.clone(),
+        whole.stack.clone(),
+        whole
+            .cases
+            .iter()
+            .filter(|c| mine.contains(&c.id.as_str()))
+            .cloned()
+            .collect(),
+        whole.deviations.clone(),
+        Default::default(),
+    );
+    r.shard = Some(shard);
+    r
+}
+
+/// reports/schema.json, the document every report must match.
+pub fn report_schema() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
